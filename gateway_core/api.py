@@ -1,0 +1,252 @@
+"""The import surface for plugin authors.
+
+Everything a plugin needs lives here or in :mod:`gateway_core.errors`: the four base classes
+(:class:`ProviderAdapter`, :class:`AuthMethod`, :class:`LimitStrategy`, :class:`UsageSink`),
+the values that travel between the core and plugins, and the upstream HTTP client type.
+Subclass a base class, give it a ``type_name`` and a ``config_model``, and add it to its
+registry from the matching hook in :mod:`gateway_core.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway_core.config import Settings, Timeouts
+from gateway_core.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+from gateway_core.http import UpstreamClient, UpstreamResponse
+
+if TYPE_CHECKING:
+    from sanic import Request
+
+__all__ = [
+    "AdapterContext",
+    "AuthMethod",
+    "AuthenticationFailed",
+    "EmptyConfig",
+    "GatewayError",
+    "Identity",
+    "InvalidRequest",
+    "LimitStrategy",
+    "PermissionDenied",
+    "ProviderAdapter",
+    "ProviderCall",
+    "ProviderReply",
+    "RateLimited",
+    "Timeouts",
+    "UpstreamClient",
+    "UpstreamError",
+    "UpstreamRateLimited",
+    "UpstreamResponse",
+    "UpstreamTimeout",
+    "UsageEvent",
+    "UsageSink",
+]
+
+
+class EmptyConfig(BaseModel):
+    """The config model of a plugin class that takes no settings: any key is a mistake."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- providers
+
+
+@dataclass(slots=True, frozen=True)
+class AdapterContext:
+    """What the core hands an adapter when it builds one for a deployment.
+
+    ``http`` is the worker's shared, pooled upstream client: adapters never open their own
+    connections per request. ``timeouts`` are the deployment's (or the gateway default).
+    """
+
+    deployment_id: str
+    public_model: str
+    http: UpstreamClient
+    timeouts: Timeouts
+
+
+@dataclass(slots=True)
+class ProviderCall:
+    """One client request, as the adapter sees it.
+
+    ``body`` is the client's parsed JSON and ``raw_body`` the bytes it was parsed from: an
+    adapter that can forward the bytes unchanged should, and must treat ``body`` as read-only
+    (the router may hand the same call to another deployment).
+    """
+
+    operation: str  # "chat" or "embeddings"
+    body: dict[str, Any]
+    raw_body: bytes
+    public_model: str
+    stream: bool
+    request_id: str
+
+
+@dataclass(slots=True)
+class ProviderReply:
+    """A complete, successful answer already in OpenAI's JSON shape."""
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class ProviderAdapter:
+    """Speaks one provider's wire format for one configured deployment.
+
+    Contract:
+
+    * ``type_name`` is what deployers write as ``provider:``; ``config_model`` validates the
+      deployment's other keys (unknown keys should be rejected: ``extra="forbid"``).
+    * An instance is built once per worker per deployment, with its validated config and an
+      :class:`AdapterContext`. Keep per-request work small: precompute URLs and headers here.
+    * ``chat`` and ``embeddings`` return a :class:`ProviderReply` whose body is OpenAI JSON.
+    * ``stream_chat`` is an async iterator of complete Server-Sent Events in OpenAI's chunk
+      format (each item ends with a blank line; several events in one item are fine). It must
+      raise before yielding anything if the upstream refuses the request, so that the router can
+      still retry; a failure after the first event is raised too, and the core turns it into an
+      SSE error event. Do not emit ``data: [DONE]``: the core ends the stream.
+    * Failures are :class:`~gateway_core.errors.GatewayError` subclasses: ``UpstreamError``
+      (``retryable`` tells the router whether another deployment may succeed),
+      ``UpstreamTimeout``, ``RateLimited`` (with ``retry_after``), ``InvalidRequest`` for a
+      request the provider rejected as malformed.
+    """
+
+    type_name: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]] = EmptyConfig
+    #: Operations this adapter serves; others answer 400 without calling it.
+    operations: ClassVar[frozenset[str]] = frozenset({"chat", "embeddings"})
+
+    def __init__(self, config: Any, context: AdapterContext) -> None:
+        self.config = config
+        self.context = context
+
+    async def chat(self, call: ProviderCall) -> ProviderReply:
+        raise NotImplementedError
+
+    def stream_chat(self, call: ProviderCall) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    async def embeddings(self, call: ProviderCall) -> ProviderReply:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release anything the adapter holds beyond the shared client (rarely needed)."""
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@dataclass(slots=True, frozen=True)
+class Identity:
+    """Who is calling, as decided by an auth method.
+
+    ``allowed_models`` of ``None`` means every configured model.
+    """
+
+    subject: str
+    method: str
+    team_id: str | None = None
+    role: str | None = None
+    allowed_models: frozenset[str] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def may_use(self, model: str) -> bool:
+        return self.allowed_models is None or model in self.allowed_models
+
+
+class AuthMethod:
+    """Turns a request into an :class:`Identity`.
+
+    ``authenticate`` answers in three ways: an ``Identity`` (accepted), ``None`` (this method
+    does not recognise the credentials; the next configured method is asked), or raise
+    :class:`~gateway_core.errors.AuthenticationFailed` / ``PermissionDenied`` to stop the chain.
+    It runs on every request: compare secrets in constant time and do no I/O that a cache
+    could avoid. ``token`` is the bearer token already taken from the ``Authorization`` header,
+    or ``None``.
+    """
+
+    type_name: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]] = EmptyConfig
+
+    def __init__(self, config: Any, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+
+    async def authenticate(self, request: Request, token: str | None) -> Identity | None:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- usage and limits
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """One client request's outcome, for accounting (one per request, not per attempt)."""
+
+    request_id: str
+    timestamp: float
+    public_model: str
+    status: int
+    subject: str | None = None
+    team_id: str | None = None
+    end_user: str | None = None
+    deployment_id: str | None = None
+    provider: str | None = None
+    attempts: int = 1
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+    cost: Decimal | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    streamed: bool = False
+    error_code: str | None = None
+
+
+class UsageSink:
+    """Receives batches of usage events off the request path.
+
+    ``write`` is awaited by a background drainer, never by a request; it may raise, and the core
+    isolates the failure from other sinks.
+    """
+
+    type_name: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]] = EmptyConfig
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    async def write(self, events: Sequence[UsageEvent]) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Flush and release resources at shutdown."""
+
+
+class LimitStrategy:
+    """Decides whether a request may start, and settles what it really used afterwards.
+
+    The admission API is defined by the limits capability; a strategy is registered and
+    configured like every other plugin class.
+    """
+
+    type_name: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]] = EmptyConfig
+
+    def __init__(self, config: Any) -> None:
+        self.config = config

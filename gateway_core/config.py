@@ -1,0 +1,385 @@
+"""Settings: YAML file, ``.env`` overlay, ``${VAR}`` interpolation and environment overrides.
+
+Configuration flows one way: the YAML is read, ``${VAR}`` references are resolved (a missing
+variable is an error, never an empty value), the variables of the original design override their
+keys, and the result is validated into :class:`Settings`. Plugin-specific parts (a deployment's
+provider keys, a plugin's own section) are validated later against the models the plugins
+declare, by :mod:`gateway_core.plugins`, with the same error format.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway_core.durations import parse_duration
+
+CONFIG_ENV = "GATEWAY_CONFIG"
+DEFAULT_CONFIG_FILES = ("router.yaml", "config/router.yaml")
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be served; ``problems`` holds one line per mistake."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    graceful_shutdown: Duration = 30.0
+    keep_alive_timeout: Duration = 75.0
+    response_timeout: Duration = 900.0
+    access_log: bool = False
+
+
+class Timeouts(_Strict):
+    """Upstream timeouts in seconds: ``read`` bounds the wait for each piece of the response."""
+
+    connect: Duration = 5.0
+    read: Duration = 120.0
+    total: Duration | None = 900.0
+
+
+class AuthSettings(_Strict):
+    master_key: SecretStr | None = None
+    disabled: bool = False
+
+    @field_validator("master_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("the master key must be at least 8 characters long")
+        return value
+
+
+class DatabaseSettings(_Strict):
+    url: SecretStr | None = None
+    run_migrations: bool = True
+    migrations_dir: str = "./migrations"
+    max_conns: int = Field(10, ge=1)
+    min_conns: int = Field(1, ge=0)
+    max_conn_idle_time: Duration = 1800.0
+    max_conn_lifetime: Duration = 3600.0
+    sqlite_path: str = "gateway.sqlite3"
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> DatabaseSettings:
+        if self.min_conns > self.max_conns:
+            raise ValueError(
+                f"min_conns ({self.min_conns}) cannot exceed max_conns ({self.max_conns})"
+            )
+        return self
+
+    def effective_url(self) -> str:
+        """The database to open: the configured URL, else the embedded SQLite file."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        return f"sqlite://{self.sqlite_path}"
+
+
+class RedisSettings(_Strict):
+    url: SecretStr | None = None
+    db: int = Field(0, ge=0)
+    pool_size: int | None = Field(None, ge=1)
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+
+class LimitDefaults(_Strict):
+    default_rpm: int | None = Field(None, ge=0)
+    default_tpm: int | None = Field(None, ge=0)
+
+
+class DeploymentLimits(_Strict):
+    rpm: int | None = Field(None, ge=0)
+    tpm: int | None = Field(None, ge=0)
+    parallel: int | None = Field(None, ge=0)
+
+
+class DeploymentConfig(BaseModel):
+    """One upstream serving a public model.
+
+    ``provider`` picks the adapter; every key not declared here is the adapter's own and is
+    validated against its ``config_model`` once plugins are loaded.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    provider: str
+    id: str | None = None
+    weight: float = Field(1.0, ge=0)
+    timeouts: Timeouts | None = None
+    limits: DeploymentLimits | None = None
+
+    def provider_options(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1)
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    owned_by: str = "gateway"
+
+
+class PluginEntry(_Strict):
+    enabled: bool = True
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+def _normalise_plugins(value: object) -> object:
+    """Accept ``[azure, vertex]`` or ``{azure: true, vertex: {project: x}, openai: false}``."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        if not all(isinstance(name, str) for name in value):
+            raise ValueError("a list of plugins must contain plugin names only")
+        return {name: {"enabled": True} for name in value}
+    if isinstance(value, dict):
+        entries: dict[str, object] = {}
+        for name, entry in value.items():
+            if isinstance(entry, bool):
+                entries[name] = {"enabled": entry}
+            elif entry is None:
+                entries[name] = {"enabled": True}
+            elif isinstance(entry, dict):
+                entry = dict(entry)
+                enabled = entry.pop("enabled", True)
+                entries[name] = {"enabled": enabled, "config": entry}
+            else:
+                raise ValueError(
+                    f"plugin {name!r} must be true, false or a mapping of its settings"
+                )
+        return entries
+    raise ValueError("expected a list of plugin names or a mapping of name to settings")
+
+
+class Settings(_Strict):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    upstream_timeouts: Timeouts = Field(default_factory=Timeouts)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    limits: LimitDefaults = Field(default_factory=LimitDefaults)
+    plugins: Annotated[dict[str, PluginEntry], BeforeValidator(_normalise_plugins)] = Field(
+        default_factory=dict
+    )
+    models: list[ModelConfig] = Field(default_factory=list)
+    #: Where these settings came from, for messages; not a YAML key.
+    source: str = Field("<defaults>", exclude=True)
+    _plugin_configs: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_model_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        seen: set[str] = set()
+        for model in models:
+            if model.name in seen:
+                raise ValueError(f"model name {model.name!r} is configured twice")
+            seen.add(model.name)
+        return models
+
+    def plugin_enabled(self, name: str) -> bool:
+        entry = self.plugins.get(name)
+        return entry is None or entry.enabled
+
+    def plugin_config(self, name: str) -> Any:
+        """The validated section of plugin ``name``, once the plugin loader has checked it.
+
+        ``None`` for a plugin that declares no settings model.
+        """
+        return self._plugin_configs.get(name)
+
+    def attach_plugin_configs(self, configs: Mapping[str, Any]) -> None:
+        """Record the validated plugin sections (called once by the plugin loader)."""
+        self._plugin_configs.update(configs)
+
+
+# Environment variables of the original design and the key each one overrides.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "ROUTER_DB_URL": ("database", "url"),
+    "ROUTER_REDIS_URL": ("redis", "url"),
+    "DEFAULT_RPM": ("limits", "default_rpm"),
+    "DEFAULT_TPM": ("limits", "default_tpm"),
+    "DATABASE_RUN_MIGRATIONS": ("database", "run_migrations"),
+    "DATABASE_MIGRATIONS_DIR": ("database", "migrations_dir"),
+    "DATABASE_MAX_CONNS": ("database", "max_conns"),
+    "DATABASE_MIN_CONNS": ("database", "min_conns"),
+    "DATABASE_MAX_CONN_IDLE_TIME": ("database", "max_conn_idle_time"),
+    "DATABASE_MAX_CONN_LIFETIME": ("database", "max_conn_lifetime"),
+    "REDIS_DB": ("redis", "db"),
+    "REDIS_POOL_SIZE": ("redis", "pool_size"),
+    "GATEWAY_MASTER_KEY": ("auth", "master_key"),
+}
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """Pick the config file: ``--config``, then ``GATEWAY_CONFIG``, then the default names."""
+    chosen = explicit or environ.get(CONFIG_ENV)
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            origin = "--config" if explicit else CONFIG_ENV
+            raise ConfigError([f"{path}: config file not found (named by {origin})"])
+        return path
+    for candidate in DEFAULT_CONFIG_FILES:
+        path = Path(candidate)
+        if path.is_file():
+            return path
+    looked = ", ".join(DEFAULT_CONFIG_FILES)
+    raise ConfigError(
+        [f"no config file found (looked for {looked} in {Path.cwd()}); pass --config or set "
+         f"{CONFIG_ENV}"]
+    )
+
+
+def build_environment(config_path: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
+    """The variables visible to the config: ``.env`` files first, the real environment on top."""
+    merged: dict[str, str] = {}
+    candidates = [Path.cwd() / ".env"]
+    if config_path is not None:
+        candidates.insert(0, config_path.resolve().parent / ".env")
+    for dotenv in dict.fromkeys(candidates):
+        if dotenv.is_file():
+            merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def interpolate(value: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(f"{path}: environment variable {name} is not set")
+            return ""
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, _join(path, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Write the original design's variables into ``raw``; returns key path -> variable name."""
+    origins: dict[str, str] = {}
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        value = env.get(variable)
+        if value is None or value == "":
+            continue
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            continue  # the section itself is malformed; validation reports it
+        target[key] = value
+        origins[f"{section}.{key}"] = variable
+    return origins
+
+
+def format_location(loc: tuple[Any, ...], prefix: str = "") -> str:
+    """``("models", 0, "name")`` -> ``models[0].name``, below ``prefix`` when one is given."""
+    text = prefix
+    for part in loc:
+        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, str(part))
+    return text or "<root>"
+
+
+def describe_validation_error(
+    error: ValidationError, source: str, prefix: str = "", origins: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line per problem: where (file, key path, variable) and what was expected.
+
+    Input values are never echoed: they may be secrets.
+    """
+    lines = []
+    for item in error.errors():
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        key = format_location(loc, prefix)
+        via = (origins or {}).get(key)
+        where = f"{source}: {key}" + (f" (from environment variable {via})" if via else "")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"{where}: {message}")
+    return lines
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Find, read, interpolate, override and validate the configuration."""
+    env_for_lookup = os.environ if environ is None else environ
+    config_path = find_config_file(path, env_for_lookup)
+    env = build_environment(config_path, environ)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{config_path}: cannot read ({exc.strerror})"]) from None
+    return settings_from_text(text, str(config_path), env)
+
+
+def settings_from_text(text: str, source: str, env: Mapping[str, str]) -> Settings:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"{where}: {problem}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of settings"])
+    problems: list[str] = []
+    raw = interpolate(raw, env, "", problems)
+    if problems:
+        raise ConfigError([f"{source}: {line}" for line in problems])
+    origins = apply_env_overrides(raw, env)
+    try:
+        return Settings.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source, origins=origins)) from None
