@@ -1,0 +1,2 @@
+bench: install
+	@echo "bench harness not written yet"
