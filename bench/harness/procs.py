@@ -1,0 +1,146 @@
+"""Child processes that are always cleaned up: own process group, logged output, tree kill.
+
+Every server the harness starts goes through :func:`start`; :func:`stop_all` (called from a
+``finally`` in run.py) ends them all, including worker processes they forked, even after an
+error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.memory import descendants
+
+
+class StartupError(RuntimeError):
+    """A server did not come up; the message carries the end of its log."""
+
+
+@dataclass
+class Managed:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, grace: float = 8.0) -> None:
+        """SIGTERM the group, wait, then SIGKILL the group and any stray descendant."""
+        tree = [self.pid, *descendants(self.pid)]
+        if self.alive():
+            _signal_group(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(self.pid, signal.SIGKILL)
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=5)
+
+
+_running: list[Managed] = []
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Managed:
+    log_path = log_dir / f"{name}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    managed = Managed(name, popen, log_path)
+    _running.append(managed)
+    return managed
+
+
+def stop(managed: Managed) -> None:
+    managed.stop()
+    if managed in _running:
+        _running.remove(managed)
+
+
+def stop_all() -> None:
+    while _running:
+        managed = _running.pop()
+        try:
+            managed.stop()
+        except Exception as exc:  # cleanup must reach every process
+            print(f"warning: could not stop {managed.name}: {exc}")
+
+
+def wait_http(managed: Managed, url: str, timeout: float) -> float:
+    """Poll ``url`` until it answers 200; returns the seconds it took."""
+    started = time.monotonic()
+    deadline = started + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if not managed.alive():
+            raise StartupError(
+                f"{managed.name} exited with code {managed.popen.returncode}:\n"
+                f"{managed.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return time.monotonic() - started
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except (OSError, urllib.error.URLError) as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise StartupError(
+        f"{managed.name} did not answer {url} within {timeout:.0f}s ({last}):\n"
+        f"{managed.log_tail()}"
+    )
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so every ``finally`` runs."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)

@@ -1,0 +1,64 @@
+"""Named gateway configurations ("profiles") the benchmark runs.
+
+Each profile turns the upstream addresses into a gateway config. Every profile is measured with
+each worker count in BENCH_WORKERS and is picked by name with BENCH_PROFILES. To add one (for
+example a "production" profile with key auth, limits and usage sinks), write a function like
+:func:`bare` and append a :class:`Profile` to :data:`PROFILES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.upstreams import Upstreams
+
+MASTER_KEY = "sk-bench-master-key-123"
+
+#: The public model names every system serves, one per scenario.
+CHAT_MODEL = "bench-model"
+STREAM_MODEL = "bench-stream"
+PACED_MODEL = "bench-paced"
+
+
+def bench_models(upstreams: Upstreams) -> list[dict[str, Any]]:
+    """The three models, each with one OpenAI-compatible deployment on loopback."""
+
+    def model(name: str, base_url: str) -> dict[str, Any]:
+        deployment = {"provider": "openai", "model": name, "base_url": base_url}
+        return {"name": name, "deployments": [deployment]}
+
+    return [
+        model(CHAT_MODEL, upstreams.chat_base),
+        model(STREAM_MODEL, upstreams.stream_base),
+        model(PACED_MODEL, upstreams.paced_base),
+    ]
+
+
+def bare(upstreams: Upstreams) -> dict[str, Any]:
+    """A plain proxy: master-key auth only; no key store, limits, usage sinks or database."""
+    return {"auth": {"master_key": MASTER_KEY}, "models": bench_models(upstreams)}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str
+    config: Callable[[Upstreams], dict[str, Any]]
+    #: Extra environment for the gateway process (for example a DSN a plugin reads).
+    env: dict[str, str] = field(default_factory=dict)
+    key: str = MASTER_KEY
+
+
+PROFILES: list[Profile] = [
+    Profile("bare", "bare proxy (master key only)", bare),
+]
+
+
+def select(names: list[str]) -> list[Profile]:
+    known = {profile.name: profile for profile in PROFILES}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SystemExit(f"unknown BENCH_PROFILES {unknown}; known: {sorted(known)}")
+    return [known[name] for name in names]
