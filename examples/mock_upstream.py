@@ -30,10 +30,33 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-WORDS = (
-    "gateway routes every request to a healthy deployment while limits budgets and usage "
-    "stay exact across instances so teams can rely on one stable api"
-).split()
+WORDS = [
+    "gateway",
+    "routes",
+    "every",
+    "request",
+    "to",
+    "a",
+    "healthy",
+    "deployment",
+    "while",
+    "limits",
+    "budgets",
+    "and",
+    "usage",
+    "stay",
+    "exact",
+    "across",
+    "instances",
+    "so",
+    "teams",
+    "can",
+    "rely",
+    "on",
+    "one",
+    "stable",
+    "api",
+]
 
 OPTION_TYPES: dict[str, type] = {
     "status": int,
@@ -118,11 +141,18 @@ def error_response(status: int, retry_after: float | None) -> web.Response:
         429: ("rate_limit_error", "rate_limit_exceeded"),
     }
     kind, code = kinds.get(status, ("server_error", "mock_failure"))
-    body = {"error": {"message": f"mock upstream failure {status}", "type": kind,
-                      "param": None, "code": code}}
+    body = {
+        "error": {
+            "message": f"mock upstream failure {status}",
+            "type": kind,
+            "param": None,
+            "code": code,
+        }
+    }
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def completion_id(created: int, text: str) -> str:
@@ -142,17 +172,28 @@ async def chat(request: web.Request) -> web.StreamResponse:
         messages = body.get("messages", [])
         text = answer_text(messages, options.get("words", 12))
         prompt_tokens = count_tokens(messages)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                 "total_tokens": prompt_tokens + len(text.split())}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(text.split()),
+            "total_tokens": prompt_tokens + len(text.split()),
+        }
         created = int(time.time())
         model = body.get("model", "mock")
         if body.get("stream"):
             return await stream_chat(request, body, options, text, usage, created, model)
         payload = {
-            "id": completion_id(created, text), "object": "chat.completion", "created": created,
+            "id": completion_id(created, text),
+            "object": "chat.completion",
+            "created": created,
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": None, "finish_reason": "stop"}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
             "usage": usage,
         }
         return web.Response(body=orjson.dumps(payload), content_type="application/json")
@@ -173,9 +214,15 @@ def split_text(text: str, pieces: int) -> list[str]:
     return out
 
 
-async def stream_chat(request: web.Request, body: dict[str, Any], options: dict[str, Any],
-                      text: str, usage: dict[str, int], created: int,
-                      model: str) -> web.StreamResponse:
+async def stream_chat(
+    request: web.Request,
+    body: dict[str, Any],
+    options: dict[str, Any],
+    text: str,
+    usage: dict[str, int],
+    created: int,
+    model: str,
+) -> web.StreamResponse:
     stats: Stats = request.app["stats"]
     chunks = options.get("chunks", 8)
     delay = options.get("chunk_delay", 0.0)
@@ -183,12 +230,18 @@ async def stream_chat(request: web.Request, body: dict[str, Any], options: dict[
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    base = {"id": completion_id(created, text), "object": "chat.completion.chunk",
-            "created": created, "model": model}
+    base = {
+        "id": completion_id(created, text),
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+    }
 
     def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        chunk = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                      "finish_reason": finish}]}
+        chunk = {
+            **base,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
         if include_usage:
             chunk["usage"] = None
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
@@ -235,22 +288,29 @@ async def embeddings(request: web.Request) -> web.Response:
             vector = [round((digest[i % 32] - 128) / 128, 6) for i in range(dims)]
             data.append({"object": "embedding", "index": index, "embedding": vector})
         tokens = count_tokens(inputs)
-        payload = {"object": "list", "data": data, "model": body.get("model", "mock"),
-                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "mock"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
         return web.Response(body=orjson.dumps(payload), content_type="application/json")
     finally:
         stats.in_flight -= 1
 
 
 async def models(request: web.Request) -> web.Response:
-    payload = {"object": "list", "data": [
-        {"id": "mock-gpt", "object": "model", "created": 0, "owned_by": "mock"}]}
+    payload = {
+        "object": "list",
+        "data": [{"id": "mock-gpt", "object": "model", "created": 0, "owned_by": "mock"}],
+    }
     return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
 
 async def stats_view(request: web.Request) -> web.Response:
-    return web.Response(body=orjson.dumps(request.app["stats"].as_dict()),
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(request.app["stats"].as_dict()), content_type="application/json"
+    )
 
 
 async def reset_view(request: web.Request) -> web.Response:
@@ -275,9 +335,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
     args = parser.parse_args()
-    web.run_app(make_app(), host=args.host, port=args.port, access_log=None,
-                print=lambda *_: print(f"mock upstream on http://{args.host}:{args.port}/v1",
-                                       flush=True))
+    web.run_app(
+        make_app(),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=lambda *_: print(f"mock upstream on http://{args.host}:{args.port}/v1", flush=True),
+    )
 
 
 if __name__ == "__main__":

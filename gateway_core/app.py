@@ -37,7 +37,9 @@ _SANIC_STATUS_MAP: dict[int, type[errors.GatewayError]] = {
 }
 
 
-def as_gateway_error(request: Request | None, exception: BaseException, limit: int) -> errors.GatewayError:
+def as_gateway_error(
+    request: Request | None, exception: BaseException, limit: int
+) -> errors.GatewayError:
     """Map any exception to the error a client sees; unexpected ones are logged, not shown."""
     if isinstance(exception, errors.GatewayError):
         return exception
@@ -54,9 +56,7 @@ def as_gateway_error(request: Request | None, exception: BaseException, limit: i
                 f"Method {method} is not allowed here.", code="method_not_allowed", status=405
             )
         if status in (408, 504):
-            return errors.GatewayError(
-                "The request took too long.", code="timeout", status=status
-            )
+            return errors.GatewayError("The request took too long.", code="timeout", status=status)
         kind = _SANIC_STATUS_MAP.get(status)
         if kind is not None:
             return kind(str(exception) or "Bad request.")

@@ -259,12 +259,16 @@ def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[s
             return path
     looked = ", ".join(DEFAULT_CONFIG_FILES)
     raise ConfigError(
-        [f"no config file found (looked for {looked} in {Path.cwd()}); pass --config or set "
-         f"{CONFIG_ENV}"]
+        [
+            f"no config file found (looked for {looked} in {Path.cwd()}); pass --config or set "
+            f"{CONFIG_ENV}"
+        ]
     )
 
 
-def build_environment(config_path: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
+def build_environment(
+    config_path: Path | None, environ: Mapping[str, str] | None
+) -> dict[str, str]:
     """The variables visible to the config: ``.env`` files first, the real environment on top."""
     merged: dict[str, str] = {}
     candidates = [Path.cwd() / ".env"]
@@ -280,6 +284,7 @@ def build_environment(config_path: Path | None, environ: Mapping[str, str] | Non
 def interpolate(value: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
     if isinstance(value, str):
+
         def substitute(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
@@ -335,7 +340,9 @@ def describe_validation_error(
     """
     lines = []
     for item in error.errors():
-        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(
+            p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
         key = format_location(loc, prefix)
         via = (origins or {}).get(key)
         where = f"{source}: {key}" + (f" (from environment variable {via})" if via else "")

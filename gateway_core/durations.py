@@ -24,7 +24,9 @@ def parse_duration(value: object) -> float:
         except ValueError:
             seconds = _parse_units(text, value)
     else:
-        raise ValueError(f"expected a duration such as 30s, 15m or 1h30m, got {type(value).__name__}")
+        raise ValueError(
+            f"expected a duration such as 30s, 15m or 1h30m, got {type(value).__name__}"
+        )
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -38,7 +40,5 @@ def _parse_units(text: str, original: str) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
     if position != len(text) or not text:
-        raise ValueError(
-            f"expected a duration such as 30s, 15m, 1h30m or 500ms, got {original!r}"
-        )
+        raise ValueError(f"expected a duration such as 30s, 15m, 1h30m or 500ms, got {original!r}")
     return total

@@ -85,7 +85,7 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         try:
             return await self._response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise translate_transport_error(exc, self._url) from None
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
@@ -97,7 +97,7 @@ class UpstreamResponse:
                 if not chunk:
                     return
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise translate_transport_error(exc, self._url) from None
 
     def retry_after(self) -> float | None:
@@ -171,7 +171,7 @@ class UpstreamClient:
             ) as raw:
                 response = UpstreamResponse(raw, url)
                 yield response
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise translate_transport_error(exc, url) from None
 
     @asynccontextmanager
@@ -182,7 +182,7 @@ class UpstreamClient:
         headers: Mapping[str, str] | None,
         content: bytes | None,
         auth: httpx.Auth,
-        timeout: aiohttp.ClientTimeout,
+        client_timeout: aiohttp.ClientTimeout,
     ) -> AsyncIterator[UpstreamResponse]:
         """Run an ``httpx.Auth`` flow, sending each request it yields over aiohttp."""
         flow = auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=content))
@@ -194,16 +194,19 @@ class UpstreamClient:
                 async with self.session.request(
                     outgoing.method,
                     wire_url,
-                    headers=outgoing.headers.multi_items(),
+                    headers=[
+                        (name.decode("latin-1"), value.decode("latin-1"))
+                        for name, value in outgoing.headers.raw
+                    ],
                     data=body,
-                    timeout=timeout,
+                    timeout=client_timeout,
                 ) as raw:
                     try:
                         outgoing = await flow.asend(_as_httpx_response(raw, outgoing))
                     except StopAsyncIteration:
                         yield UpstreamResponse(raw, wire_url)
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 raise translate_transport_error(exc, wire_url) from None
 
 

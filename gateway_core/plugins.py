@@ -108,8 +108,7 @@ class GatewayPlugins:
         infos = []
         for name, plugin in self.manager.list_name_plugin():
             hooks = sorted(
-                impl_caller.name
-                for impl_caller in self.manager.get_hookcallers(plugin) or []
+                impl_caller.name for impl_caller in self.manager.get_hookcallers(plugin) or []
             )
             registered: dict[str, list[str]] = {}
             for kind, registry in self.registries.as_dict().items():

@@ -33,7 +33,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 20.0, process: subprocess.Popen[Any] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout: float = 20.0, process: subprocess.Popen[Any] | None = None
+) -> None:
     """Poll ``url`` until it answers 200; fail early if ``process`` exits meanwhile."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -50,7 +52,9 @@ def wait_for_http(url: str, timeout: float = 20.0, process: subprocess.Popen[Any
     raise TimeoutError(f"{url} did not answer within {timeout}s: {last_error!r}")
 
 
-def settings_from_mapping(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+def settings_from_mapping(
+    config: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> Settings:
     """Validate a config given as a mapping, exactly as if it were read from a YAML file."""
     return settings_from_text(yaml.safe_dump(dict(config)), "<test config>", env or {})
 
@@ -74,9 +78,17 @@ class GatewayProcess:
         self.config_path.write_text(yaml.safe_dump({**config, "server": server}))
         self.log_path = directory / f"gateway-{self.port}.log"
         self._log = self.log_path.open("wb")
-        command = [sys.executable, "-m", "gateway_core.cli", "serve",
-                   "--config", str(self.config_path), "--workers", str(workers)]
-        self.process = subprocess.Popen(
+        command = [
+            sys.executable,
+            "-m",
+            "gateway_core.cli",
+            "serve",
+            "--config",
+            str(self.config_path),
+            "--workers",
+            str(workers),
+        ]
+        self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             command,
             stdout=self._log,
             stderr=subprocess.STDOUT,

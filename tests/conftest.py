@@ -35,7 +35,7 @@ class MockUpstream:
             return json.loads(response.read())
 
     def reset(self) -> None:
-        request = urllib.request.Request(f"{self.root}/mock/reset", method="POST")
+        request = urllib.request.Request(f"{self.root}/mock/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
 
 

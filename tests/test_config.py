@@ -49,7 +49,9 @@ def test_interpolation_and_defaults() -> None:
 
 def test_missing_variable_is_an_error_naming_key_and_variable() -> None:
     found = problems('auth: {master_key: "${NOT_SET_ANYWHERE}"}')
-    assert found == ["router.yaml: auth.master_key: environment variable NOT_SET_ANYWHERE is not set"]
+    assert found == [
+        "router.yaml: auth.master_key: environment variable NOT_SET_ANYWHERE is not set"
+    ]
 
 
 def test_original_design_variables_override_the_file() -> None:
@@ -84,8 +86,11 @@ def test_original_design_variables_override_the_file() -> None:
     [
         ("DEFAULT_RPM", "lots", "limits.default_rpm (from environment variable DEFAULT_RPM)"),
         ("REDIS_POOL_SIZE", "0", "redis.pool_size (from environment variable REDIS_POOL_SIZE)"),
-        ("DATABASE_MAX_CONN_IDLE_TIME", "5 minutes",
-         "database.max_conn_idle_time (from environment variable DATABASE_MAX_CONN_IDLE_TIME)"),
+        (
+            "DATABASE_MAX_CONN_IDLE_TIME",
+            "5 minutes",
+            "database.max_conn_idle_time (from environment variable DATABASE_MAX_CONN_IDLE_TIME)",
+        ),
         ("DATABASE_RUN_MIGRATIONS", "perhaps", "database.run_migrations"),
     ],
 )
@@ -146,8 +151,11 @@ def test_file_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert load_settings(environ={}).server.port == 1
     (tmp_path / "other.yaml").write_text("server: {port: 3}")
     assert load_settings(environ={"GATEWAY_CONFIG": "other.yaml"}).server.port == 3
-    assert load_settings("config/router.yaml", environ={"GATEWAY_CONFIG": "other.yaml"}).server.port == 2
-    with pytest.raises(ConfigError, match="missing.yaml: config file not found"):
+    assert (
+        load_settings("config/router.yaml", environ={"GATEWAY_CONFIG": "other.yaml"}).server.port
+        == 2
+    )
+    with pytest.raises(ConfigError, match=r"missing\.yaml: config file not found"):
         load_settings("missing.yaml", environ={})
 
 
@@ -169,7 +177,9 @@ def test_secrets_are_not_in_the_repr() -> None:
 
 
 @given(
-    hours=st.integers(0, 48), minutes=st.integers(0, 59), seconds=st.integers(0, 59),
+    hours=st.integers(0, 48),
+    minutes=st.integers(0, 59),
+    seconds=st.integers(0, 59),
     millis=st.integers(0, 999),
 )
 def test_durations_add_their_parts(hours: int, minutes: int, seconds: int, millis: int) -> None:

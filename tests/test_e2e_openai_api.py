@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -19,7 +20,9 @@ BODY_LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def gateway(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gateway(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
     up = mock_upstream
     config = {
         "server": {"max_body_bytes": BODY_LIMIT},
@@ -27,8 +30,14 @@ def gateway(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactor
         "models": [
             {"name": "demo", "deployments": [deployment(up.base_url())]},
             {"name": "embedder", "deployments": [deployment(up.base_url(), "mock-embed")]},
-            {"name": "slow", "deployments": [deployment(
-                up.base_url(latency=3), timeouts={"connect": 1, "read": 0.5, "total": 5})]},
+            {
+                "name": "slow",
+                "deployments": [
+                    deployment(
+                        up.base_url(latency=3), timeouts={"connect": 1, "read": 0.5, "total": 5}
+                    )
+                ],
+            },
             {"name": "busy", "deployments": [deployment(up.base_url(status=429, retry_after=7))]},
             {"name": "broken", "deployments": [deployment(up.base_url(status=500))]},
             {"name": "denied", "deployments": [deployment(up.base_url(status=401))]},
@@ -76,7 +85,7 @@ def test_stream_arrives_incrementally(client: openai.OpenAI) -> None:
     assert text == chat(client).choices[0].message.content
     # Five pieces 150 ms apart: if the gateway buffered the stream they would arrive together.
     assert arrivals[-1] - arrivals[0] > 0.45
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert sum(1 for gap in gaps if gap > 0.1) >= 4
 
 
@@ -133,8 +142,11 @@ def post_raw(gateway: GatewayProcess, content: bytes, **headers: str) -> httpx.R
     return httpx.post(
         f"{gateway.base_url}/v1/chat/completions",
         content=content,
-        headers={"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json",
-                 **headers},
+        headers={
+            "Authorization": f"Bearer {MASTER_KEY}",
+            "Content-Type": "application/json",
+            **headers,
+        },
     )
 
 
@@ -160,9 +172,11 @@ def test_malformed_json_is_400(gateway: GatewayProcess) -> None:
         (b'{"model": "demo", "messages": []}', "messages"),
         (b'{"model": "demo", "messages": ["hi"]}', "messages[0]"),
         (b'{"model": "demo", "messages": [{"role": "user"}], "stream": "yes"}', "stream"),
-        (b'{"model": "demo", "messages": [{"role": "user"}], "stream_options": {}}',
-         "stream_options"),
-        (b'[1, 2]', None),
+        (
+            b'{"model": "demo", "messages": [{"role": "user"}], "stream_options": {}}',
+            "stream_options",
+        ),
+        (b"[1, 2]", None),
     ],
 )
 def test_invalid_fields_are_400_naming_the_field(
@@ -174,7 +188,11 @@ def test_invalid_fields_are_400_naming_the_field(
 
 
 def test_body_over_limit_is_413(gateway: GatewayProcess) -> None:
-    big = b'{"model": "demo", "messages": [{"role": "user", "content": "' + b"x" * BODY_LIMIT + b'"}]}'
+    big = (
+        b'{"model": "demo", "messages": [{"role": "user", "content": "'
+        + b"x" * BODY_LIMIT
+        + b'"}]}'
+    )
     error = assert_openai_error(post_raw(gateway, big), 413)
     assert str(BODY_LIMIT) in error["message"]
 
@@ -247,20 +265,26 @@ def test_client_disconnect_cancels_the_upstream_stream(
     before = mock_upstream.stats()["streams_aborted"]
 
     async def read_two_events_then_leave() -> None:
-        async with httpx.AsyncClient(timeout=10) as http:
-            async with http.stream(
+        async with (
+            httpx.AsyncClient(timeout=10) as http,
+            http.stream(
                 "POST",
                 f"{gateway.base_url}/v1/chat/completions",
                 headers={"Authorization": f"Bearer {MASTER_KEY}"},
-                json={"model": "demo", "stream": True, "messages": [{"role": "user", "content": "x"}],
-                      "mock": {"chunks": 40, "chunk_delay": 0.1, "words": 40}},
-            ) as response:
-                seen = 0
-                async for line in response.aiter_lines():
-                    if line.startswith("data:"):
-                        seen += 1
-                    if seen == 2:
-                        break
+                json={
+                    "model": "demo",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "x"}],
+                    "mock": {"chunks": 40, "chunk_delay": 0.1, "words": 40},
+                },
+            ) as response,
+        ):
+            seen = 0
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    seen += 1
+                if seen == 2:
+                    break
 
     asyncio.run(read_two_events_then_leave())
     deadline = time.monotonic() + 5

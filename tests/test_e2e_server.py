@@ -12,7 +12,6 @@ import openai
 import pytest
 import yaml
 
-from gateway_core.testing import GatewayProcess
 from tests.conftest import MASTER_KEY, MockUpstream, deployment
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +45,11 @@ def test_two_workers_serve_concurrently(gateway_process, mock_upstream: MockUpst
 
     def ask(index: int) -> str:
         messages = [{"role": "user", "content": f"question {index}"}]
-        return client.chat.completions.create(model="demo", messages=messages).choices[0].message.content
+        return (
+            client.chat.completions.create(model="demo", messages=messages)
+            .choices[0]
+            .message.content
+        )
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(ask, range(64)))
@@ -93,7 +96,11 @@ def test_sigterm_lets_an_open_stream_finish(gateway_process, mock_upstream: Mock
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway_core.cli", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -109,6 +116,8 @@ def test_refuses_to_start_without_a_master_key(tmp_path: Path, mock_upstream: Mo
 def test_auth_can_be_disabled_explicitly(gateway_process, mock_upstream: MockUpstream) -> None:
     gateway = gateway_process(demo_config(mock_upstream, disabled=True))
     client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key="anything", max_retries=0)
-    assert client.chat.completions.create(
-        model="demo", messages=[{"role": "user", "content": "hi"}]
-    ).choices[0].message.content
+    assert (
+        client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "hi"}])
+        .choices[0]
+        .message.content
+    )

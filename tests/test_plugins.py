@@ -56,10 +56,12 @@ def test_a_builtin_can_be_disabled() -> None:
     plugins = build_plugins(settings(plugins={"openai": False}))
     assert "openai" not in plugins.registries.providers
     with pytest.raises(ConfigError) as caught:
-        check_settings(settings(
-            plugins={"openai": False},
-            models=[{"name": "m", "deployments": [{"provider": "openai"}]}],
-        ))
+        check_settings(
+            settings(
+                plugins={"openai": False},
+                models=[{"name": "m", "deployments": [{"provider": "openai"}]}],
+            )
+        )
     assert "Unknown provider type 'openai' for model 'm'. Available: none" in str(caught.value)
 
 
@@ -121,11 +123,16 @@ def test_settings_for_a_plugin_without_a_model_are_rejected() -> None:
 
 
 def test_provider_keys_are_validated_against_the_adapter_model() -> None:
-    bad = {"name": "m", "deployments": [{"provider": "openai", "model": "x", "base_url": "ftp://x"}]}
+    bad = {
+        "name": "m",
+        "deployments": [{"provider": "openai", "model": "x", "base_url": "ftp://x"}],
+    }
     with pytest.raises(ConfigError) as caught:
         check_settings(settings(models=[bad]))
-    assert any(p.startswith("<test config>: models[0].deployments[0].base_url:")
-               for p in caught.value.problems)
+    assert any(
+        p.startswith("<test config>: models[0].deployments[0].base_url:")
+        for p in caught.value.problems
+    )
     missing = {"name": "m", "deployments": [{"provider": "openai"}]}
     with pytest.raises(ConfigError) as caught:
         check_settings(settings(models=[missing]))
@@ -169,7 +176,12 @@ def cli(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess.Com
         env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(ROOT)])
     return subprocess.run(
         [sys.executable, "-m", "gateway_core.cli", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -181,7 +193,10 @@ def test_installed_plugin_serves_requests_and_disabling_removes_it(
     config = {
         "auth": {"master_key": MASTER_KEY},
         "plugins": {"echo": {"prefix": "heard: "}},
-        "models": [ECHO_MODEL, {"name": "demo", "deployments": [deployment(mock_upstream.base_url())]}],
+        "models": [
+            ECHO_MODEL,
+            {"name": "demo", "deployments": [deployment(mock_upstream.base_url())]},
+        ],
     }
     env = {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
     gateway = GatewayProcess(config, tmp_path, env=env)
@@ -218,10 +233,13 @@ def test_installed_plugin_serves_requests_and_disabling_removes_it(
 
 
 def test_config_check_reports_success(tmp_path: Path, mock_upstream: MockUpstream) -> None:
-    write_config(tmp_path, {
-        "auth": {"master_key": MASTER_KEY},
-        "models": [{"name": "demo", "deployments": [deployment(mock_upstream.base_url())] * 2}],
-    })
+    write_config(
+        tmp_path,
+        {
+            "auth": {"master_key": MASTER_KEY},
+            "models": [{"name": "demo", "deployments": [deployment(mock_upstream.base_url())] * 2}],
+        },
+    )
     result = cli("config", "check", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "OK (1 models, 2 deployments" in result.stdout

@@ -77,10 +77,10 @@ class TreePeak:
         if not tree:
             return
         self.last = tree
-        self.peak_total_kb = max(self.peak_total_kb, sum(v.get("VmRSS", 0) for v in tree.values()))
-        self.peak_process_kb = max(
-            self.peak_process_kb, *(max(v.get("VmRSS", 0), v.get("VmHWM", 0)) for v in tree.values())
-        )
+        total = sum(v.get("VmRSS", 0) for v in tree.values())
+        largest = max(max(v.get("VmRSS", 0), v.get("VmHWM", 0)) for v in tree.values())
+        self.peak_total_kb = max(self.peak_total_kb, total)
+        self.peak_process_kb = max(self.peak_process_kb, largest)
         self.max_processes = max(self.max_processes, len(tree))
 
     def as_dict(self) -> dict[str, float | int]:

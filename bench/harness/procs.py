@@ -50,10 +50,8 @@ class Managed:
         tree = [self.pid, *descendants(self.pid)]
         if self.alive():
             _signal_group(self.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         _signal_group(self.pid, signal.SIGKILL)
         for pid in tree:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -117,8 +115,7 @@ def wait_http(managed: Managed, url: str, timeout: float) -> float:
     while time.monotonic() < deadline:
         if not managed.alive():
             raise StartupError(
-                f"{managed.name} exited with code {managed.popen.returncode}:\n"
-                f"{managed.log_tail()}"
+                f"{managed.name} exited with code {managed.popen.returncode}:\n{managed.log_tail()}"
             )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
@@ -131,8 +128,7 @@ def wait_http(managed: Managed, url: str, timeout: float) -> float:
             last = str(exc)
         time.sleep(0.2)
     raise StartupError(
-        f"{managed.name} did not answer {url} within {timeout:.0f}s ({last}):\n"
-        f"{managed.log_tail()}"
+        f"{managed.name} did not answer {url} within {timeout:.0f}s ({last}):\n{managed.log_tail()}"
     )
 
 

@@ -38,20 +38,31 @@ class EchoAdapter(ProviderAdapter):
 
     async def chat(self, call: ProviderCall) -> ProviderReply:
         body = {
-            "id": "chatcmpl-echo", "object": "chat.completion", "created": int(time.time()),
+            "id": "chatcmpl-echo",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": call.public_model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": self._text(call)},
-                         "finish_reason": "stop", "logprobs": None}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self._text(call)},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
         return ProviderReply(orjson.dumps(body))
 
     async def stream_chat(self, call: ProviderCall) -> AsyncIterator[bytes]:
         for word in self._text(call).split(" "):
-            chunk = {"id": "chatcmpl-echo", "object": "chat.completion.chunk", "created": 0,
-                     "model": call.public_model,
-                     "choices": [{"index": 0, "delta": {"content": word + " "},
-                                  "finish_reason": None}]}
+            chunk = {
+                "id": "chatcmpl-echo",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": call.public_model,
+                "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}],
+            }
             yield encode_event(orjson.dumps(chunk))
 
 
