@@ -21,8 +21,8 @@ from harness.knobs import BENCH_DIR, REPO
 from harness.ports import LOOPBACK, free_port
 
 NGINX_DIR = BENCH_DIR / "nginx"
-#: The paced stream: 24 pieces, 2 ms apart, with a usage chunk at the end.
-PACED_OPTIONS = "chunks=24,chunk_delay=0.002,words=24"
+#: The paced stream: 24 pieces, 1 ms apart, with a usage chunk at the end.
+PACED_OPTIONS = "chunks=24,chunk_delay=0.001,words=24"
 
 
 @dataclass
