@@ -32,6 +32,8 @@ from gateway_core.http import UpstreamClient, UpstreamResponse
 if TYPE_CHECKING:
     from sanic import Request
 
+    from gateway_core.routing.router import Deployment
+
 __all__ = [
     "AdapterContext",
     "AuthMethod",
@@ -46,6 +48,7 @@ __all__ = [
     "ProviderCall",
     "ProviderReply",
     "RateLimited",
+    "RoutingStrategy",
     "Timeouts",
     "UpstreamClient",
     "UpstreamError",
@@ -146,6 +149,31 @@ class ProviderAdapter:
 
     async def close(self) -> None:
         """Release anything the adapter holds beyond the shared client (rarely needed)."""
+
+
+# --------------------------------------------------------------------------- routing
+
+
+class RoutingStrategy:
+    """Orders a model's available deployments for one request.
+
+    ``order`` receives the deployments whose circuit breakers would let a request through right
+    now and returns them best first; the router tries them in that order until one answers (up
+    to the model's attempt budget), so the order is also the retry order. It runs on every
+    request: keep it to arithmetic on the deployments' read-only attributes ``id``, ``index``,
+    ``weight``, ``priority``, ``in_flight``, ``latency_ewma`` and ``ttft_ewma`` (seconds, or
+    ``None`` before the first sample). Options come from the model's ``strategy_options``,
+    validated against ``config_model``.
+    """
+
+    type_name: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]] = EmptyConfig
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def order(self, deployments: Sequence[Deployment], call: ProviderCall) -> list[Deployment]:
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- auth

@@ -15,9 +15,11 @@ from sanic.exceptions import SanicException
 from sanic.handlers import ErrorHandler
 
 from gateway_core import errors
+from gateway_core.admin import admin_blueprint
 from gateway_core.config import Settings, load_settings
 from gateway_core.gateway import Gateway
 from gateway_core.health import health_blueprint
+from gateway_core.metrics import build_registry, metrics_blueprint
 from gateway_core.openai_api import openai_blueprint
 from gateway_core.request_ids import HEADER, choose_request_id
 
@@ -119,8 +121,11 @@ def create_app(
         if request_id is not None:
             response.headers[HEADER] = request_id
 
+    app.ctx.metrics_registry = build_registry(gateway)
     app.blueprint(openai_blueprint)
     app.blueprint(health_blueprint)
+    app.blueprint(metrics_blueprint)
+    app.blueprint(admin_blueprint)
     gateway.plugins.hook.gateway_register_routes(app=app, settings=settings)
 
     @app.before_server_start

@@ -61,10 +61,15 @@ class ServerSettings(_Strict):
 
 
 class Timeouts(_Strict):
-    """Upstream timeouts in seconds: ``read`` bounds the wait for each piece of the response."""
+    """Upstream timeouts in seconds.
+
+    ``first_byte`` bounds the wait for the response to start (for a stream: its first event),
+    ``read`` the wait for each following piece, ``total`` the whole exchange.
+    """
 
     connect: Duration = 5.0
-    read: Duration = 120.0
+    first_byte: Duration | None = None
+    read: Duration = 600.0
     total: Duration | None = 900.0
 
 
@@ -138,6 +143,7 @@ class DeploymentConfig(BaseModel):
     provider: str
     id: str | None = None
     weight: float = Field(1.0, ge=0)
+    priority: int | None = None
     timeouts: Timeouts | None = None
     limits: DeploymentLimits | None = None
 
@@ -145,10 +151,45 @@ class DeploymentConfig(BaseModel):
         return dict(self.__pydantic_extra__ or {})
 
 
+class BreakerSettings(_Strict):
+    """When a deployment's circuit opens, and for how long."""
+
+    consecutive_failures: int = Field(5, ge=1)
+    failure_rate: float = Field(0.5, gt=0, le=1)
+    window: Duration = 60.0
+    min_requests: int = Field(10, ge=1)
+    cooldown: Duration = 30.0
+
+
+class RoutingSettings(_Strict):
+    strategy: str = "weighted"
+    max_attempts: int = Field(3, ge=1, le=20)
+    backoff_initial: Duration = 0.05
+    backoff_max: Duration = 1.0
+    deadline: Duration | None = None
+    deadline_header: str = "x-gateway-timeout"
+    latency_smoothing: float = Field(0.2, gt=0, le=1)
+    circuit_breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     deployments: list[DeploymentConfig] = Field(min_length=1)
     owned_by: str = "gateway"
+    strategy: str | None = None
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    max_attempts: int | None = Field(None, ge=1, le=20)
+    fallbacks: list[str] = Field(default_factory=list)
+    context_window_fallbacks: list[str] = Field(default_factory=list)
+    content_policy_fallbacks: list[str] = Field(default_factory=list)
+
+    def all_fallbacks(self) -> list[tuple[str, str]]:
+        """(key, model name) for every fallback reference, for validation messages."""
+        return [
+            (key, name)
+            for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+            for name in getattr(self, key)
+        ]
 
 
 class PluginEntry(_Strict):
@@ -187,6 +228,7 @@ class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     upstream_timeouts: Timeouts = Field(default_factory=Timeouts)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     limits: LimitDefaults = Field(default_factory=LimitDefaults)
@@ -206,6 +248,16 @@ class Settings(_Strict):
             if model.name in seen:
                 raise ValueError(f"model name {model.name!r} is configured twice")
             seen.add(model.name)
+        for model in models:
+            for key, target in model.all_fallbacks():
+                if target == model.name:
+                    raise ValueError(f"model {model.name!r} lists itself in {key}")
+                if target not in seen:
+                    known = ", ".join(sorted(seen))
+                    raise ValueError(
+                        f"model {model.name!r} has {key} entry {target!r}, which is not a "
+                        f"configured model. Configured: {known}"
+                    )
         return models
 
     def plugin_enabled(self, name: str) -> bool:

@@ -17,7 +17,7 @@ from gateway_core.config import ConfigError, Settings
 from gateway_core.errors import AuthenticationFailed
 from gateway_core.http import UpstreamClient
 from gateway_core.plugins import GatewayPlugins, build_plugins
-from gateway_core.routing import ModelSpec, Router, resolve_models
+from gateway_core.routing import ModelSpec, RouteExecutor, Router, resolve_models
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -59,7 +59,7 @@ def check_settings(
     """Everything ``gateway config check`` verifies, without opening any connection."""
     validate_auth(settings)
     plugins = build_plugins(settings, extra_plugins)
-    models = resolve_models(settings, plugins.registries.providers)
+    models = resolve_models(settings, plugins.registries)
     return plugins, models
 
 
@@ -77,6 +77,7 @@ class Gateway:
             self.auth_chain.append(auth_type.get("master_key")(None, settings))
         self.http = UpstreamClient()
         self.router: Router = Router({})
+        self.executor = RouteExecutor(self.router, settings.routing)
         self.readiness_checks: dict[str, ReadinessCheck] = {}
         self.draining = False
 
@@ -96,9 +97,14 @@ class Gateway:
             )
         raise AuthenticationFailed("Invalid API key.")
 
+    def build_router(self) -> None:
+        """Build this worker's adapters and routing state (the client may open later)."""
+        self.router = Router.build(self.models, self.http, self.settings.routing)
+        self.executor = RouteExecutor(self.router, self.settings.routing)
+
     async def start(self, app: Sanic) -> None:
         await self.http.open()
-        self.router = Router.build(self.models, self.http)
+        self.build_router()
         await _await_all(self.plugins.hook.gateway_startup(app=app, settings=self.settings))
 
     async def stop(self, app: Sanic) -> None:

@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from sanic import Sanic
 
-    from gateway_core.api import AuthMethod, LimitStrategy, ProviderAdapter, UsageSink
+    from gateway_core.api import (
+        AuthMethod,
+        LimitStrategy,
+        ProviderAdapter,
+        RoutingStrategy,
+        UsageSink,
+    )
     from gateway_core.config import Settings
     from gateway_core.registry import Registry
 
@@ -66,6 +72,16 @@ def gateway_register_usage_sinks(sinks: Registry[type[UsageSink]]) -> None:
 
     Called once per process while registries are built. Not firstresult; duplicate type names
     fail start-up.
+    """
+
+
+@hookspec
+def gateway_register_routing_strategies(strategies: Registry[type[RoutingStrategy]]) -> None:
+    """Add routing strategy classes (how a model's deployments are ordered per request).
+
+    Called once per process while registries are built. A model picks one with ``strategy:``
+    (default ``routing.strategy``); its ``strategy_options`` are validated against the class's
+    ``config_model``. Not firstresult; duplicate type names fail start-up.
     """
 
 

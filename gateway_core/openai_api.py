@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, raw
 
-from gateway_core.api import Identity, ProviderCall
+from gateway_core.api import Identity, ProviderCall, ProviderReply
 from gateway_core.codec import dumps, loads_object
 from gateway_core.errors import GatewayError, InternalError, InvalidRequest
 from gateway_core.gateway import Gateway
-from gateway_core.routing import ModelRoute
+from gateway_core.routing import ModelRoute, Served, StreamStart
 from gateway_core.sse import DONE_EVENT, error_event
 
 log = logging.getLogger("gateway.requests")
@@ -102,58 +103,76 @@ async def _prepare(request: Request, operation: str) -> tuple[ModelRoute, Provid
 @openai_blueprint.post("/chat/completions")
 async def chat_completions(request: Request) -> HTTPResponse | None:
     route, call = await _prepare(request, "chat")
-    deployment = route.pick()
+    executor = request.app.ctx.gateway.executor
+    deadline = executor.deadline_for(request.headers)
     if call.stream:
-        await _relay_stream(request, deployment.adapter.stream_chat(call), deployment.id)
+        served = await executor.open_stream(call, route, deadline)
+        await _relay_stream(request, served)
         return None
-    reply = await deployment.adapter.chat(call)
-    return raw(reply.body, content_type=JSON, headers=_served_by(deployment.id, reply.headers))
+    return _reply(await executor.complete(call, route, deadline))
 
 
 @openai_blueprint.post("/embeddings")
 async def embeddings(request: Request) -> HTTPResponse:
     route, call = await _prepare(request, "embeddings")
-    deployment = route.pick()
-    reply = await deployment.adapter.embeddings(call)
-    return raw(reply.body, content_type=JSON, headers=_served_by(deployment.id, reply.headers))
+    executor = request.app.ctx.gateway.executor
+    return _reply(await executor.complete(call, route, executor.deadline_for(request.headers)))
 
 
-def _served_by(deployment_id: str, extra: Any = None) -> dict[str, str]:
-    headers = {"x-gateway-deployment": deployment_id}
+def _reply(served: Served[ProviderReply]) -> HTTPResponse:
+    return raw(
+        served.result.body, content_type=JSON, headers=_served_by(served, served.result.headers)
+    )
+
+
+def _served_by(served: Served[Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Which deployment and model answered, and after how many attempts."""
+    headers = {
+        "x-gateway-deployment": served.deployment.id,
+        "x-gateway-model": served.route.name,
+        "x-gateway-attempts": str(served.attempts),
+    }
     if extra:
         headers.update(extra)
     return headers
 
 
-async def _relay_stream(request: Request, events: Any, deployment_id: str) -> None:
+async def _relay_stream(request: Request, served: Served[StreamStart]) -> None:
     """Forward SSE events as they arrive; the client's pace holds back the upstream.
 
-    The first event is awaited before any header is sent, so an upstream that refuses the
-    request still produces an ordinary error response (and the router may try elsewhere).
-    After that, a failure becomes an SSE error event followed by a clean end of stream.
+    The executor has already awaited the first event, so an upstream that refused the request
+    produced an ordinary error response (or a retry elsewhere). From here on a failure becomes
+    an SSE error event followed by a clean end of stream, and nothing is retried.
     """
+    start = served.result
+    events, outcome = start.events, None
     try:
-        first = await anext(events, b"")
-    except BaseException:
+        response = await request.respond(
+            content_type="text/event-stream", headers={**STREAM_HEADERS, **_served_by(served)}
+        )
+    except BaseException as exc:
+        start.lease.finish(exc)
         await events.aclose()
         raise
-    response = await request.respond(
-        content_type="text/event-stream",
-        headers={**STREAM_HEADERS, **_served_by(deployment_id)},
-    )
     try:
-        if first:
-            await response.send(first)
+        if start.first:
+            await response.send(start.first)
         async for chunk in events:
             await response.send(chunk)
         await response.send(DONE_EVENT)
     except GatewayError as exc:
+        outcome = exc
         log.warning("stream %s failed after it started: %s", request.ctx.request_id, exc.message)
         await response.send(error_event(exc.to_dict()))
-    except Exception:
+    except Exception as exc:
+        outcome = exc
         log.exception("stream %s failed after it started", request.ctx.request_id)
         await response.send(error_event(InternalError("The stream failed.").to_dict()))
+    except BaseException as exc:  # the client went away: cancel upstream, no verdict
+        outcome = exc
+        raise
     finally:
+        start.lease.finish(outcome)
         await events.aclose()
     await response.eof()
 

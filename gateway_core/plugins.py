@@ -21,7 +21,13 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 
 from gateway_core import PROJECT, __version__, hookspecs
-from gateway_core.api import AuthMethod, LimitStrategy, ProviderAdapter, UsageSink
+from gateway_core.api import (
+    AuthMethod,
+    LimitStrategy,
+    ProviderAdapter,
+    RoutingStrategy,
+    UsageSink,
+)
 from gateway_core.config import ConfigError, Settings, describe_validation_error
 from gateway_core.registry import Registry, RegistryError
 
@@ -31,6 +37,7 @@ log = logging.getLogger("gateway.plugins")
 DEFAULT_PLUGINS: dict[str, str] = {
     "openai": "gateway_core.builtins.openai_provider",
     "master_key": "gateway_core.builtins.master_key",
+    "routing": "gateway_core.builtins.routing_strategies",
 }
 
 ENTRY_POINT_GROUP = PROJECT
@@ -60,6 +67,9 @@ class Registries:
     usage_sinks: Registry[type[UsageSink]] = field(
         default_factory=lambda: Registry("usage sink", UsageSink)
     )
+    routing_strategies: Registry[type[RoutingStrategy]] = field(
+        default_factory=lambda: Registry("routing strategy", RoutingStrategy)
+    )
 
     def as_dict(self) -> dict[str, Registry[Any]]:
         return {
@@ -67,6 +77,7 @@ class Registries:
             "auth_methods": self.auth_methods,
             "limit_strategies": self.limit_strategies,
             "usage_sinks": self.usage_sinks,
+            "routing_strategies": self.routing_strategies,
         }
 
 
@@ -200,6 +211,7 @@ def build_plugins(
         manager.hook.gateway_register_auth_methods(auth_methods=registries.auth_methods)
         manager.hook.gateway_register_limit_strategies(strategies=registries.limit_strategies)
         manager.hook.gateway_register_usage_sinks(sinks=registries.usage_sinks)
+        manager.hook.gateway_register_routing_strategies(strategies=registries.routing_strategies)
     except RegistryError as exc:
         raise ConfigError([str(exc)]) from None
     return GatewayPlugins(manager, registries)

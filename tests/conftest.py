@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,20 +39,43 @@ class MockUpstream:
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
 
 
+class MockUpstreamProcess(MockUpstream):
+    """The example mock upstream as a child process that a test can also kill."""
+
+    def __init__(self) -> None:
+        super().__init__(free_port())
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "mock_upstream.py"), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_http(f"{self.root}/mock/stats", process=self.process)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
 @pytest.fixture(scope="session")
 def mock_upstream() -> Iterator[MockUpstream]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "mock_upstream.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/mock/stats", process=process)
-        yield MockUpstream(port)
-    finally:
-        process.terminate()
-        process.wait(10)
+    upstream = MockUpstreamProcess()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def spawn_upstream() -> Iterator[Callable[[], MockUpstreamProcess]]:
+    """Start extra mock upstreams for one test; each is stopped afterwards."""
+    started: list[MockUpstreamProcess] = []
+
+    def spawn() -> MockUpstreamProcess:
+        started.append(MockUpstreamProcess())
+        return started[-1]
+
+    yield spawn
+    for upstream in started:
+        upstream.stop()
 
 
 def deployment(base_url: str, model: str = "mock-gpt", **extra: Any) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
         paths.append(path)
         if typing.get_origin(annotation) is list:
             (item,) = typing.get_args(annotation)
-            paths += key_paths(item, f"{path}[].")
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                paths += key_paths(item, f"{path}[].")
             continue
         for candidate in typing.get_args(annotation) or (annotation,):
             # Deployment timeouts and limits reuse documented models; their keys are listed once.

@@ -1,6 +1,6 @@
 """The validated model table: every deployment checked against its provider's config model.
 
-Built from settings and the provider registry without opening anything, so that
+Built from settings and the registries without opening anything, so that
 ``gateway config check`` and the server use exactly the same validation.
 """
 
@@ -11,20 +11,28 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gateway_core.config import ConfigError, Settings, Timeouts, describe_validation_error
+from gateway_core.config import (
+    ConfigError,
+    ModelConfig,
+    Settings,
+    Timeouts,
+    describe_validation_error,
+)
 from gateway_core.registry import RegistryError
 
 if TYPE_CHECKING:
-    from gateway_core.api import ProviderAdapter
-    from gateway_core.registry import Registry
+    from gateway_core.api import ProviderAdapter, RoutingStrategy
+    from gateway_core.plugins import Registries
 
 
 @dataclass(frozen=True, slots=True)
 class DeploymentSpec:
     id: str
+    index: int
     provider: type[ProviderAdapter]
     config: Any
     weight: float
+    priority: int
     timeouts: Timeouts
 
 
@@ -33,43 +41,103 @@ class ModelSpec:
     name: str
     owned_by: str
     deployments: tuple[DeploymentSpec, ...]
+    strategy: type[RoutingStrategy]
+    strategy_config: Any
+    max_attempts: int
+    fallbacks: tuple[str, ...] = ()
+    context_window_fallbacks: tuple[str, ...] = ()
+    content_policy_fallbacks: tuple[str, ...] = ()
 
 
-def resolve_models(
-    settings: Settings, providers: Registry[type[ProviderAdapter]]
-) -> list[ModelSpec]:
-    """Validate each deployment's provider keys; raise one ConfigError listing every problem."""
+def resolve_models(settings: Settings, registries: Registries) -> list[ModelSpec]:
+    """Validate providers, provider keys and strategies; one ConfigError lists every problem."""
     problems: list[str] = []
     models: list[ModelSpec] = []
     seen_ids: set[str] = set()
     for m_index, model in enumerate(settings.models):
-        specs: list[DeploymentSpec] = []
-        for d_index, deployment in enumerate(model.deployments):
-            where = f"models[{m_index}].deployments[{d_index}]"
-            try:
-                provider = providers.get(deployment.provider, where=f"for model {model.name!r}")
-            except RegistryError as exc:
-                problems.append(f"{settings.source}: {where}.provider: {exc.message}")
-                continue
-            try:
-                config = provider.config_model.model_validate(deployment.provider_options())
-            except ValidationError as exc:
-                problems += describe_validation_error(exc, settings.source, where)
-                continue
-            deployment_id = deployment.id or f"{model.name}/{d_index}"
-            if deployment_id in seen_ids:
-                problems.append(f"{settings.source}: {where}.id: {deployment_id!r} is used twice")
-            seen_ids.add(deployment_id)
-            timeouts = deployment.timeouts or settings.upstream_timeouts
-            specs.append(
-                DeploymentSpec(deployment_id, provider, config, deployment.weight, timeouts)
+        where = f"models[{m_index}]"
+        deployments = _resolve_deployments(settings, registries, model, where, seen_ids, problems)
+        strategy = _resolve_strategy(settings, registries, model, where, problems)
+        if strategy is None:
+            continue
+        strategy_cls, strategy_config = strategy
+        models.append(
+            ModelSpec(
+                name=model.name,
+                owned_by=model.owned_by,
+                deployments=tuple(deployments),
+                strategy=strategy_cls,
+                strategy_config=strategy_config,
+                max_attempts=model.max_attempts or settings.routing.max_attempts,
+                fallbacks=tuple(model.fallbacks),
+                context_window_fallbacks=tuple(model.context_window_fallbacks),
+                content_policy_fallbacks=tuple(model.content_policy_fallbacks),
             )
-        if specs and all(spec.weight == 0 for spec in specs):
-            problems.append(
-                f"{settings.source}: models[{m_index}].deployments: at least one deployment "
-                "needs a weight above 0"
-            )
-        models.append(ModelSpec(model.name, model.owned_by, tuple(specs)))
+        )
     if problems:
         raise ConfigError(problems)
     return models
+
+
+def _resolve_deployments(
+    settings: Settings,
+    registries: Registries,
+    model: ModelConfig,
+    where: str,
+    seen_ids: set[str],
+    problems: list[str],
+) -> list[DeploymentSpec]:
+    specs: list[DeploymentSpec] = []
+    for d_index, deployment in enumerate(model.deployments):
+        at = f"{where}.deployments[{d_index}]"
+        try:
+            provider = registries.providers.get(
+                deployment.provider, where=f"for model {model.name!r}"
+            )
+        except RegistryError as exc:
+            problems.append(f"{settings.source}: {at}.provider: {exc.message}")
+            continue
+        try:
+            config = provider.config_model.model_validate(deployment.provider_options())
+        except ValidationError as exc:
+            problems += describe_validation_error(exc, settings.source, at)
+            continue
+        deployment_id = deployment.id or f"{model.name}/{d_index}"
+        if deployment_id in seen_ids:
+            problems.append(f"{settings.source}: {at}.id: {deployment_id!r} is used twice")
+        seen_ids.add(deployment_id)
+        specs.append(
+            DeploymentSpec(
+                id=deployment_id,
+                index=d_index,
+                provider=provider,
+                config=config,
+                weight=deployment.weight,
+                priority=d_index if deployment.priority is None else deployment.priority,
+                timeouts=deployment.timeouts or settings.upstream_timeouts,
+            )
+        )
+    if specs and all(spec.weight == 0 for spec in specs):
+        problems.append(
+            f"{settings.source}: {where}.deployments: at least one deployment needs a weight "
+            "above 0"
+        )
+    return specs
+
+
+def _resolve_strategy(
+    settings: Settings, registries: Registries, model: ModelConfig, where: str, problems: list[str]
+) -> tuple[type[RoutingStrategy], Any] | None:
+    name = model.strategy or settings.routing.strategy
+    key = f"{where}.strategy" if model.strategy else "routing.strategy"
+    try:
+        strategy = registries.routing_strategies.get(name, where=f"for model {model.name!r}")
+    except RegistryError as exc:
+        problems.append(f"{settings.source}: {key}: {exc.message}")
+        return None
+    try:
+        config = strategy.config_model.model_validate(model.strategy_options)
+    except ValidationError as exc:
+        problems += describe_validation_error(exc, settings.source, f"{where}.strategy_options")
+        return None
+    return strategy, config

@@ -1,0 +1,86 @@
+"""``/metrics`` in Prometheus format.
+
+Routing state is read when Prometheus scrapes, not counted per request: the router already
+keeps the numbers, so the hot path pays nothing for them. Each worker answers for itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, raw
+
+from gateway_core.routing.breaker import BreakerState
+
+if TYPE_CHECKING:
+    from gateway_core.gateway import Gateway
+
+metrics_blueprint = Blueprint("metrics")
+
+
+class RoutingCollector(Collector):
+    """Circuit state, in-flight requests, outcomes and latency of every deployment."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["model", "deployment"]
+        state = GaugeMetricFamily(
+            "gateway_deployment_circuit_state",
+            "1 for the circuit breaker's current state of each deployment",
+            labels=[*labels, "state"],
+        )
+        opened = CounterMetricFamily(
+            "gateway_deployment_circuit_opened", "Times the circuit opened", labels=labels
+        )
+        in_flight = GaugeMetricFamily(
+            "gateway_deployment_in_flight", "Requests in flight to the deployment", labels=labels
+        )
+        outcomes = CounterMetricFamily(
+            "gateway_deployment_attempts",
+            "Upstream attempts by outcome",
+            labels=[*labels, "outcome"],
+        )
+        latency = GaugeMetricFamily(
+            "gateway_deployment_latency_seconds",
+            "Moving average of response latency",
+            labels=labels,
+        )
+        ttft = GaugeMetricFamily(
+            "gateway_deployment_ttft_seconds",
+            "Moving average of time to first event of streams",
+            labels=labels,
+        )
+        for model, route in self.gateway.router.routes.items():
+            for deployment in route.deployments:
+                key = [model, deployment.id]
+                for candidate in BreakerState:
+                    value = 1.0 if deployment.breaker.state is candidate else 0.0
+                    state.add_metric([*key, candidate.value], value)
+                opened.add_metric(key, deployment.breaker.times_opened)
+                in_flight.add_metric(key, deployment.in_flight)
+                outcomes.add_metric([*key, "success"], deployment.successes)
+                outcomes.add_metric([*key, "failure"], deployment.failures)
+                if deployment.latency_ewma is not None:
+                    latency.add_metric(key, deployment.latency_ewma)
+                if deployment.ttft_ewma is not None:
+                    ttft.add_metric(key, deployment.ttft_ewma)
+        yield from (state, opened, in_flight, outcomes, latency, ttft)
+
+
+def build_registry(gateway: Gateway) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RoutingCollector(gateway))
+    return registry
+
+
+@metrics_blueprint.get("/metrics")
+async def metrics(request: Request) -> HTTPResponse:
+    body = generate_latest(request.app.ctx.metrics_registry)
+    return raw(body, content_type=CONTENT_TYPE_LATEST)
