@@ -30,7 +30,7 @@ from gateway_core.errors import (
 from gateway_core.http import UpstreamClient, UpstreamResponse
 
 if TYPE_CHECKING:
-    from sanic import Request
+    from sanic import Request, Sanic
 
     from gateway_core.routing.router import Deployment
 
@@ -214,6 +214,10 @@ class AuthMethod:
     def __init__(self, config: Any, settings: Settings) -> None:
         self.config = config
         self.settings = settings
+
+    async def startup(self, app: Sanic) -> None:
+        """Called once per worker after the core's resources (database, shared state) are
+        ready; fetch what ``authenticate`` needs from ``app.ctx.gateway`` here."""
 
     async def authenticate(self, request: Request, token: str | None) -> Identity | None:
         raise NotImplementedError

@@ -76,6 +76,16 @@ class Timeouts(_Strict):
 class AuthSettings(_Strict):
     master_key: SecretStr | None = None
     disabled: bool = False
+    methods: list[str] = Field(default_factory=lambda: ["master_key", "virtual_key"])
+    key_secret: SecretStr | None = None
+    key_cache_ttl: Duration | None = None
+
+    @field_validator("key_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the key secret must be at least 32 characters long")
+        return value
 
     @field_validator("master_key")
     @classmethod
@@ -291,6 +301,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "REDIS_DB": ("redis", "db"),
     "REDIS_POOL_SIZE": ("redis", "pool_size"),
     "GATEWAY_MASTER_KEY": ("auth", "master_key"),
+    "GATEWAY_KEY_SECRET": ("auth", "key_secret"),
 }
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

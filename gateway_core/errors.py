@@ -89,6 +89,14 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class Conflict(GatewayError):
+    """The change contradicts the current state (409): a duplicate name, a team in use."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"

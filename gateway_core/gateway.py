@@ -1,4 +1,4 @@
-"""The per-worker gateway: loaded plugins, model table, auth chain and upstream client.
+"""The per-worker gateway: loaded plugins, model table, auth chain and shared resources.
 
 One instance lives at ``app.ctx.gateway``. Everything on it is built at start-up; request
 handlers only read it.
@@ -9,15 +9,25 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from tortoise import Tortoise
+
+from gateway_core import db
 from gateway_core.api import AuthMethod, Identity
 from gateway_core.config import ConfigError, Settings
+from gateway_core.db.migrations import apply_migrations
 from gateway_core.errors import AuthenticationFailed
 from gateway_core.http import UpstreamClient
 from gateway_core.plugins import GatewayPlugins, build_plugins
+from gateway_core.registry import RegistryError
 from gateway_core.routing import ModelSpec, RouteExecutor, Router, resolve_models
+from gateway_core.shared import SharedState, build_shared_state
+from gateway_core.tenancy import repository as tenancy_repo
+from gateway_core.tenancy.key_cache import KeyCache
+from gateway_core.tenancy.service import TenancyService, load_key_record
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -26,8 +36,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway")
 
-ANONYMOUS = Identity(subject="anonymous", method="none")
+ANONYMOUS = Identity(subject="anonymous", method="none", role="admin")
 ReadinessCheck = Callable[[], Awaitable[None]]
+KEY_SECRET_NAME = "virtual_key_hmac"  # noqa: S105 (a row name, not a secret)
+# Without a distributed backend a revoked key must still stop working within a second.
+LOCAL_KEY_CACHE_TTL = 1.0
+SHARED_KEY_CACHE_TTL = 60.0
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -53,6 +67,23 @@ def validate_auth(settings: Settings) -> None:
     )
 
 
+def build_auth_chain(settings: Settings, plugins: GatewayPlugins) -> list[AuthMethod]:
+    """Auth methods in the deployer's order (``auth.methods``)."""
+    if settings.auth.disabled:
+        return []
+    chain, problems = [], []
+    for index, name in enumerate(settings.auth.methods):
+        try:
+            method = plugins.registries.auth_methods.get(name)
+        except RegistryError as exc:
+            problems.append(f"{settings.source}: auth.methods[{index}]: {exc.message}")
+            continue
+        chain.append(method(None, settings))
+    if problems:
+        raise ConfigError(problems)
+    return chain
+
+
 def check_settings(
     settings: Settings, extra_plugins: dict[str, ModuleType | object] | None = None
 ) -> tuple[GatewayPlugins, list[ModelSpec]]:
@@ -60,6 +91,7 @@ def check_settings(
     validate_auth(settings)
     plugins = build_plugins(settings, extra_plugins)
     models = resolve_models(settings, plugins.registries)
+    build_auth_chain(settings, plugins)
     return plugins, models
 
 
@@ -71,15 +103,15 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.plugins, self.models = check_settings(settings, extra_plugins)
-        auth_type = self.plugins.registries.auth_methods
-        self.auth_chain: list[AuthMethod] = []
-        if not settings.auth.disabled and "master_key" in auth_type:
-            self.auth_chain.append(auth_type.get("master_key")(None, settings))
+        self.auth_chain = build_auth_chain(settings, self.plugins)
         self.http = UpstreamClient()
         self.router: Router = Router({})
         self.executor = RouteExecutor(self.router, settings.routing)
+        self.shared: SharedState = build_shared_state(settings.redis)
         self.readiness_checks: dict[str, ReadinessCheck] = {}
         self.draining = False
+        self.key_cache: KeyCache | None = None
+        self.tenancy: TenancyService | None = None
 
     async def authenticate(self, request: Request) -> Identity:
         """Ask each configured auth method in order; the first identity wins."""
@@ -102,9 +134,39 @@ class Gateway:
         self.router = Router.build(self.models, self.http, self.settings.routing)
         self.executor = RouteExecutor(self.router, self.settings.routing)
 
+    async def open_storage(self) -> None:
+        """Database (migrated when configured to), shared state, key cache, tenancy service."""
+        database = self.settings.database
+        await db.connect(database)
+        if database.run_migrations:
+            await apply_migrations(database)
+        configured = self.settings.auth.key_secret
+        secret = (
+            configured.get_secret_value()
+            if configured is not None
+            else await tenancy_repo.get_or_create_secret(KEY_SECRET_NAME, secrets.token_hex(32))
+        )
+        ttl = self.settings.auth.key_cache_ttl
+        if ttl is None:
+            ttl = SHARED_KEY_CACHE_TTL if self.shared.distributed else LOCAL_KEY_CACHE_TTL
+        self.key_cache = KeyCache(secret.encode(), load_key_record, ttl)
+        self.key_cache.attach(self.shared)
+        await self.shared.start()
+        self.tenancy = TenancyService(self.key_cache, self.shared)
+        self.readiness_checks["database"] = _database_ping
+        if self.shared.distributed:
+            self.readiness_checks["redis"] = self.shared.ping
+
+    async def close_storage(self) -> None:
+        await self.shared.close()
+        await db.close()
+
     async def start(self, app: Sanic) -> None:
         await self.http.open()
+        await self.open_storage()
         self.build_router()
+        for method in self.auth_chain:
+            await method.startup(app)
         await _await_all(self.plugins.hook.gateway_startup(app=app, settings=self.settings))
 
     async def stop(self, app: Sanic) -> None:
@@ -116,6 +178,11 @@ class Gateway:
                     log.exception("a plugin failed during shutdown")
         await self.router.close()
         await self.http.close()
+        await self.close_storage()
+
+
+async def _database_ping() -> None:
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
 
 
 async def _await_all(results: list[Any]) -> None:

@@ -37,6 +37,7 @@ log = logging.getLogger("gateway.plugins")
 DEFAULT_PLUGINS: dict[str, str] = {
     "openai": "gateway_core.builtins.openai_provider",
     "master_key": "gateway_core.builtins.master_key",
+    "virtual_keys": "gateway_core.builtins.virtual_keys",
     "routing": "gateway_core.builtins.routing_strategies",
 }
 

@@ -1,0 +1,88 @@
+"""Shared state on Redis: one client pool per worker, one pub/sub listener task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from gateway_core.config import RedisSettings
+from gateway_core.shared.base import SharedState
+
+log = logging.getLogger("gateway.redis")
+
+RECONNECT_DELAY = 0.5
+SOCKET_TIMEOUT = 2.0
+
+
+class RedisState(SharedState):
+    distributed = True
+
+    def __init__(self, settings: RedisSettings) -> None:
+        super().__init__()
+        assert settings.url is not None
+        options: dict[str, object] = {
+            "db": settings.db,
+            "socket_timeout": SOCKET_TIMEOUT,
+            "socket_connect_timeout": SOCKET_TIMEOUT,
+            "health_check_interval": 15,
+        }
+        if settings.pool_size is not None:
+            options["max_connections"] = settings.pool_size
+        self.client: redis.Redis = redis.from_url(settings.url.get_secret_value(), **options)
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        if self._listener is None and self._handlers:
+            self._listener = asyncio.create_task(self._listen(), name="gateway-redis-pubsub")
+            # Wait briefly so messages published right after start are not missed.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._subscribed.wait(), SOCKET_TIMEOUT)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        await self.client.aclose()
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self.client.publish(channel, message)
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def _listen(self) -> None:
+        """Deliver messages; after any interruption, reset subscribers and reconnect."""
+        first = True
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*self._handlers)
+                if not first:
+                    log.info("redis pub/sub reconnected; dropping caches that may be stale")
+                    self._reset()
+                first = False
+                self._subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        self._deliver(_text(message["channel"]), _text(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("redis pub/sub interrupted (%s); reconnecting", type(exc).__name__)
+                self._reset()
+                await asyncio.sleep(RECONNECT_DELAY)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

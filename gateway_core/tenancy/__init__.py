@@ -1,0 +1,1 @@
+"""Tenancy: teams, virtual API keys, admin users and the audit log."""

@@ -1,0 +1,155 @@
+"""Request and response bodies of the tenancy admin API.
+
+These models are the single source of truth for validation and for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "viewer", "team_admin"]
+Limit = Field(default=None, ge=0, le=10**9)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- teams -------------------------------------------------------------------------------
+
+
+class TeamCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    allowed_models: list[str] = Field(default_factory=list, max_length=1000)
+    rpm_limit: int | None = Limit
+    tpm_limit: int | None = Limit
+    parallel_limit: int | None = Limit
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TeamUpdate(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    allowed_models: list[str] | None = Field(default=None, max_length=1000)
+    rpm_limit: int | None = Limit
+    tpm_limit: int | None = Limit
+    parallel_limit: int | None = Limit
+    metadata: dict[str, Any] | None = None
+
+
+class TeamOut(BaseModel):
+    object: Literal["team"] = "team"
+    id: str
+    name: str
+    allowed_models: list[str]
+    rpm_limit: int | None
+    tpm_limit: int | None
+    parallel_limit: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+class KeyCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    team_id: str | None = Field(default=None, max_length=40)
+    allowed_models: list[str] = Field(default_factory=list, max_length=1000)
+    expires_at: AwareDatetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    rpm_limit: int | None = Limit
+    tpm_limit: int | None = Limit
+    parallel_limit: int | None = Limit
+    budget_usd: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=6)
+
+
+class KeyUpdate(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    allowed_models: list[str] | None = Field(default=None, max_length=1000)
+    expires_at: AwareDatetime | None = None
+    metadata: dict[str, Any] | None = None
+    rpm_limit: int | None = Limit
+    tpm_limit: int | None = Limit
+    parallel_limit: int | None = Limit
+    budget_usd: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=6)
+
+
+class KeyOut(BaseModel):
+    object: Literal["api_key"] = "api_key"
+    id: str
+    name: str
+    team_id: str | None
+    display_prefix: str
+    allowed_models: list[str]
+    expires_at: datetime | None
+    revoked: bool
+    revoked_at: datetime | None
+    metadata: dict[str, Any]
+    rpm_limit: int | None
+    tpm_limit: int | None
+    parallel_limit: int | None
+    budget_usd: Decimal | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class KeyCreated(KeyOut):
+    """Returned once, at creation or rotation: the only time the key itself is shown."""
+
+    key: str
+
+
+# -- admin users -------------------------------------------------------------------------
+
+
+class UserCreate(Body):
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Role
+    team_id: str | None = Field(default=None, max_length=40)
+
+
+class UserUpdate(Body):
+    role: Role | None = None
+    team_id: str | None = Field(default=None, max_length=40)
+    is_active: bool | None = None
+
+
+class UserOut(BaseModel):
+    object: Literal["admin_user"] = "admin_user"
+    id: str
+    email: str
+    role: Role
+    team_id: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- audit -------------------------------------------------------------------------------
+
+
+class AuditOut(BaseModel):
+    object: Literal["audit_entry"] = "audit_entry"
+    id: int
+    at: datetime
+    actor: str
+    actor_method: str
+    action: str
+    target_type: str
+    target_id: str
+    team_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+
+
+class Deleted(BaseModel):
+    id: str
+    object: str
+    deleted: Literal[True] = True
