@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from gateway_core import __version__
+from gateway_core.cli_ops import add_operator_commands
 from gateway_core.config import CONFIG_ENV, ConfigError, find_config_file, load_settings
 from gateway_core.gateway import check_settings
 from gateway_core.plugins import DEFAULT_PLUGINS, installed_entry_points
@@ -143,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = with_config(config_commands.add_parser("check", help="validate without serving"))
     check.set_defaults(handler=cmd_config_check)
+
+    add_operator_commands(commands, with_config)
     return parser
 
 

@@ -78,5 +78,26 @@ def spawn_upstream() -> Iterator[Callable[[], MockUpstreamProcess]]:
         upstream.stop()
 
 
+def install_test_plugin(site: Path, name: str, module: str, version: str = "1.0.0") -> Path:
+    """Record a real distribution whose entry point ``name`` in group gateway_core is ``module``.
+
+    Put ``site`` on PYTHONPATH (with the repository root, so ``tests.plugins`` imports) and the
+    gateway discovers the plugin exactly as it would an installed package.
+    """
+    dist_info = site / f"gateway_{name}-{version}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: gateway-{name}\nVersion: {version}\n"
+    )
+    (dist_info / "entry_points.txt").write_text(f"[gateway_core]\n{name} = {module}\n")
+    return site
+
+
+def plugin_env(site: Path) -> dict[str, str]:
+    import os
+
+    return {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+
+
 def deployment(base_url: str, model: str = "mock-gpt", **extra: Any) -> dict[str, Any]:
     return {"provider": "openai", "model": model, "base_url": base_url, **extra}

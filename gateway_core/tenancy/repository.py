@@ -11,6 +11,12 @@ from tortoise.queryset import QuerySet
 from gateway_core.tenancy.models import AdminUser, ApiKey, AuditEntry, SystemSecret, Team
 
 M = TypeVar("M", bound=Model)
+ID_LENGTH = 40
+
+
+def _plausible(identifier: str) -> bool:
+    """Ids longer than the column cannot exist; asking the database would only fail."""
+    return 0 < len(identifier) <= ID_LENGTH
 
 
 async def page(
@@ -29,7 +35,7 @@ async def page(
 
 
 async def find_team(team_id: str) -> Team | None:
-    return await Team.get_or_none(id=team_id)
+    return await Team.get_or_none(id=team_id) if _plausible(team_id) else None
 
 
 async def find_team_by_name(name: str) -> Team | None:
@@ -49,7 +55,7 @@ async def team_has_keys(team_id: str) -> bool:
 
 
 async def find_key(key_id: str) -> ApiKey | None:
-    return await ApiKey.get_or_none(id=key_id)
+    return await ApiKey.get_or_none(id=key_id) if _plausible(key_id) else None
 
 
 async def find_key_by_hash(key_hash: str) -> ApiKey | None:
@@ -69,7 +75,7 @@ async def key_hashes_of_team(team_id: str) -> list[str]:
 
 
 async def find_user(user_id: str) -> AdminUser | None:
-    return await AdminUser.get_or_none(id=user_id)
+    return await AdminUser.get_or_none(id=user_id) if _plausible(user_id) else None
 
 
 async def find_user_by_email(email: str) -> AdminUser | None:

@@ -32,12 +32,14 @@ class TeamCreate(Body):
 
 
 class TeamUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    allowed_models: list[str] | None = Field(default=None, max_length=1000)
+    """Only the fields sent change; limits may be set to null to clear them."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    allowed_models: list[str] = Field(default=None, max_length=1000)  # type: ignore[assignment]
     rpm_limit: int | None = Limit
     tpm_limit: int | None = Limit
     parallel_limit: int | None = Limit
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] = None  # type: ignore[assignment]
 
 
 class TeamOut(BaseModel):
@@ -69,10 +71,12 @@ class KeyCreate(Body):
 
 
 class KeyUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    allowed_models: list[str] | None = Field(default=None, max_length=1000)
+    """Only the fields sent change; expiry and limits may be set to null to clear them."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    allowed_models: list[str] = Field(default=None, max_length=1000)  # type: ignore[assignment]
     expires_at: AwareDatetime | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] = None  # type: ignore[assignment]
     rpm_limit: int | None = Limit
     tpm_limit: int | None = Limit
     parallel_limit: int | None = Limit
@@ -115,9 +119,11 @@ class UserCreate(Body):
 
 
 class UserUpdate(Body):
-    role: Role | None = None
+    """Only the fields sent change; ``team_id`` may be set to null to detach the user."""
+
+    role: Role = None  # type: ignore[assignment]
     team_id: str | None = Field(default=None, max_length=40)
-    is_active: bool | None = None
+    is_active: bool = None  # type: ignore[assignment]
 
 
 class UserOut(BaseModel):

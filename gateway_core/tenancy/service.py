@@ -49,7 +49,7 @@ class Page:
     has_more: bool
 
     def to_dict(self) -> dict[str, Any]:
-        ids = [item["id"] for item in self.data]
+        ids = [str(item["id"]) for item in self.data]
         return {
             "object": "list",
             "data": self.data,
@@ -160,8 +160,6 @@ class TenancyService:
     async def update_team(self, actor: Actor, team_id: str, body: TeamUpdate) -> dict[str, Any]:
         perm.require_admin(actor.identity)
         changes = body.model_dump(exclude_unset=True)
-        if "name" in changes and changes["name"] is None:
-            raise InvalidRequest("'name' cannot be null.", param="name")
         async with in_transaction() as connection:
             team = await self._team(team_id)
             before = team_out(team)
@@ -263,8 +261,6 @@ class TenancyService:
 
     async def update_key(self, actor: Actor, key_id: str, body: KeyUpdate) -> dict[str, Any]:
         changes = body.model_dump(exclude_unset=True)
-        if "name" in changes and changes["name"] is None:
-            raise InvalidRequest("'name' cannot be null.", param="name")
         return await self._change_key(actor, key_id, "key.update", changes)
 
     async def revoke_key(self, actor: Actor, key_id: str) -> dict[str, Any]:
@@ -357,8 +353,6 @@ class TenancyService:
     async def update_user(self, actor: Actor, user_id: str, body: UserUpdate) -> dict[str, Any]:
         perm.require_admin(actor.identity)
         changes = body.model_dump(exclude_unset=True)
-        if "role" in changes and changes["role"] is None:
-            raise InvalidRequest("'role' cannot be null.", param="role")
         async with in_transaction() as connection:
             user = await self._user(user_id)
             role = changes.get("role", user.role)
