@@ -13,8 +13,6 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from tortoise import Tortoise
-
 from gateway_core import db
 from gateway_core.api import AuthMethod, Identity
 from gateway_core.config import ConfigError, Settings
@@ -153,9 +151,12 @@ class Gateway:
         self.key_cache.attach(self.shared)
         await self.shared.start()
         self.tenancy = TenancyService(self.key_cache, self.shared)
-        self.readiness_checks["database"] = _database_ping
+        self.readiness_checks["database"] = self._database_ping
         if self.shared.distributed:
             self.readiness_checks["redis"] = self.shared.ping
+
+    async def _database_ping(self) -> None:
+        await db.connection(self.settings.database).execute_query("SELECT 1")
 
     async def close_storage(self) -> None:
         await self.shared.close()
@@ -179,10 +180,6 @@ class Gateway:
         await self.router.close()
         await self.http.close()
         await self.close_storage()
-
-
-async def _database_ping() -> None:
-    await Tortoise.get_connection("default").execute_query("SELECT 1")
 
 
 async def _await_all(results: list[Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gateway_core.testing import free_port, wait_for_http
+from gateway_core.testservers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-test-master-key-0123456789"
@@ -76,6 +77,20 @@ def spawn_upstream() -> Iterator[Callable[[], MockUpstreamProcess]]:
     yield spawn
     for upstream in started:
         upstream.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run; tests create their own databases in it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server for the whole run (tests that kill it use their own)."""
+    with RedisServer() as server:
+        yield server
 
 
 def install_test_plugin(site: Path, name: str, module: str, version: str = "1.0.0") -> Path:

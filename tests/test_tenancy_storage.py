@@ -8,8 +8,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tortoise import Tortoise
 
+from gateway_core import db
 from gateway_core.api import Identity
 from gateway_core.gateway import Gateway
 from gateway_core.tenancy.keys import hash_key, looks_like_key
@@ -70,7 +70,7 @@ async def run_operations(
                 await service.revoke_key(ADMIN, ids[step[1] % len(ids)])
             elif ids and step[0] == "rename":
                 await service.update_key(ADMIN, ids[step[1] % len(ids)], KeyUpdate(name=step[2]))
-        connection = Tortoise.get_connection("default")
+        connection = db.connection(gateway.settings.database)
         dump = []
         for table in (
             "gw_team",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tortoise import Tortoise
+from tortoise import BaseDBAsyncClient, Tortoise
 
 from gateway_core.config import DatabaseSettings
 
@@ -56,9 +56,12 @@ def tortoise_config(settings: DatabaseSettings) -> dict[str, Any]:
                 "foreign_keys": "ON",
             },
         }
+    # Named after the dialect: Tortoise caches compiled statements per connection name, so a
+    # process that uses both databases (the test suite, tools) must not reuse one name.
+    name = dialect_of(url)
     return {
-        "connections": {"default": connection},
-        "apps": {APP: {"models": MODEL_MODULES, "default_connection": "default"}},
+        "connections": {name: connection},
+        "apps": {APP: {"models": MODEL_MODULES, "default_connection": name}},
         "use_tz": True,
         "timezone": "UTC",
     }
@@ -75,6 +78,11 @@ def migrations_dir(settings: DatabaseSettings) -> Path:
 
 async def connect(settings: DatabaseSettings) -> None:
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+def connection(settings: DatabaseSettings) -> BaseDBAsyncClient:
+    """The open connection (pool) of the configured database."""
+    return Tortoise.get_connection(dialect_of(settings.effective_url()))
 
 
 async def close() -> None:

@@ -17,11 +17,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aerich import Command
-from tortoise import Tortoise
 from tortoise.exceptions import OperationalError
 
 from gateway_core.config import DatabaseSettings
-from gateway_core.db import APP, dialect_of, migrations_dir, tortoise_config
+from gateway_core.db import APP, connection, dialect_of, migrations_dir, tortoise_config
 
 log = logging.getLogger("gateway.db")
 
@@ -33,8 +32,7 @@ ADVISORY_LOCK_KEY = 0x6761_7465_7761_7901
 async def migration_lock(settings: DatabaseSettings) -> AsyncIterator[None]:
     url = settings.effective_url()
     if dialect_of(url) == "postgres":
-        connection = Tortoise.get_connection("default")
-        async with connection.acquire_connection() as raw:
+        async with connection(settings).acquire_connection() as raw:
             await raw.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
             try:
                 yield
