@@ -47,3 +47,26 @@ class SharedState:
 
     async def ping(self) -> None:
         """Raise if the backend cannot be reached (readiness)."""
+
+    # -- short-lived values (sign-in state, revocations, throttling counters) ----------------
+
+    async def set(self, key: str, value: str, ttl: float, *, only_if_absent: bool = False) -> bool:
+        """Store ``value`` for ``ttl`` seconds; with ``only_if_absent``, fail if ``key`` exists.
+
+        Returns whether the value was stored.
+        """
+        raise NotImplementedError
+
+    async def get(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    async def take(self, key: str) -> str | None:
+        """Get and delete in one step: of two concurrent callers, at most one gets the value."""
+        raise NotImplementedError
+
+    async def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter and return it; a new counter expires after ``ttl`` seconds."""
+        raise NotImplementedError

@@ -15,6 +15,12 @@ from gateway_core.shared.base import SharedState
 log = logging.getLogger("gateway.redis")
 
 RECONNECT_DELAY = 0.5
+# Increment and, for a new counter, set its expiry: atomically, in one round trip.
+INCR_WITH_TTL = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 SOCKET_TIMEOUT = 2.0
 
 
@@ -33,6 +39,7 @@ class RedisState(SharedState):
         if settings.pool_size is not None:
             options["max_connections"] = settings.pool_size
         self.client: redis.Redis = redis.from_url(settings.url.get_secret_value(), **options)
+        self._incr_script = self.client.register_script(INCR_WITH_TTL)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -56,6 +63,24 @@ class RedisState(SharedState):
 
     async def ping(self) -> None:
         await self.client.ping()
+
+    async def set(self, key: str, value: str, ttl: float, *, only_if_absent: bool = False) -> bool:
+        stored = await self.client.set(key, value, px=_millis(ttl), nx=only_if_absent)
+        return bool(stored)
+
+    async def get(self, key: str) -> str | None:
+        value = await self.client.get(key)
+        return None if value is None else _text(value)
+
+    async def take(self, key: str) -> str | None:
+        value = await self.client.getdel(key)
+        return None if value is None else _text(value)
+
+    async def delete(self, key: str) -> None:
+        await self.client.delete(key)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return int(await self._incr_script(keys=[key], args=[_millis(ttl)]))
 
     async def _listen(self) -> None:
         """Deliver messages; after any interruption, reset subscribers and reconnect."""
@@ -82,6 +107,10 @@ class RedisState(SharedState):
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+
+
+def _millis(seconds: float) -> int:
+    return max(int(seconds * 1000), 1)
 
 
 def _text(value: bytes | str) -> str:
