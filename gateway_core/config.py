@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -141,6 +142,14 @@ class DeploymentLimits(_Strict):
     parallel: int | None = Field(None, ge=0)
 
 
+class PriceSettings(_Strict):
+    """USD per million tokens; overrides the built-in price table for one deployment."""
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(Decimal(0), ge=0)
+    cached_input: Decimal | None = Field(None, ge=0)
+
+
 class DeploymentConfig(BaseModel):
     """One upstream serving a public model.
 
@@ -156,6 +165,7 @@ class DeploymentConfig(BaseModel):
     priority: int | None = None
     timeouts: Timeouts | None = None
     limits: DeploymentLimits | None = None
+    price: PriceSettings | None = None
 
     def provider_options(self) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})

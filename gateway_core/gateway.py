@@ -19,6 +19,7 @@ from gateway_core.config import ConfigError, Settings
 from gateway_core.db.migrations import apply_migrations
 from gateway_core.errors import AuthenticationFailed
 from gateway_core.http import UpstreamClient
+from gateway_core.limits import LimitsEngine
 from gateway_core.plugins import GatewayPlugins, build_plugins
 from gateway_core.registry import RegistryError
 from gateway_core.routing import ModelSpec, RouteExecutor, Router, resolve_models
@@ -26,6 +27,8 @@ from gateway_core.shared import SharedState, build_shared_state
 from gateway_core.tenancy import repository as tenancy_repo
 from gateway_core.tenancy.key_cache import KeyCache
 from gateway_core.tenancy.service import TenancyService, load_key_record
+from gateway_core.usage.pricing import PriceTable
+from gateway_core.usage.recorder import UsageRecorder
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -110,6 +113,16 @@ class Gateway:
         self.draining = False
         self.key_cache: KeyCache | None = None
         self.tenancy: TenancyService | None = None
+        self.limits = LimitsEngine()
+        self.usage = UsageRecorder()
+        self.pricing = PriceTable(
+            {spec.id: spec.price for model in self.models for spec in model.deployments}
+        )
+
+    @property
+    def needs_usage(self) -> bool:
+        """Whether anything consumes token usage (so that it is worth measuring)."""
+        return self.usage.active or self.limits.needs_usage
 
     async def authenticate(self, request: Request) -> Identity:
         """Ask each configured auth method in order; the first identity wins."""

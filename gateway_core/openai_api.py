@@ -15,9 +15,10 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, raw
 
-from gateway_core.api import Identity, ProviderCall, ProviderReply
-from gateway_core.codec import dumps, loads_object
-from gateway_core.errors import GatewayError, InternalError, InvalidRequest
+from gateway_core import pipeline
+from gateway_core.api import Identity, ProviderReply
+from gateway_core.codec import dumps
+from gateway_core.errors import GatewayError, InternalError
 from gateway_core.gateway import Gateway
 from gateway_core.routing import ModelRoute, Served, StreamStart
 from gateway_core.sse import DONE_EVENT, error_event
@@ -30,114 +31,53 @@ JSON = "application/json"
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _require_model(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if model is None:
-        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' must be a non-empty string.", param="model")
-    return model
-
-
-def _check_chat(body: dict[str, Any]) -> bool:
-    """Validate what routing and streaming depend on; return whether the client streams."""
-    messages = body.get("messages")
-    if messages is None:
-        raise InvalidRequest("Missing required parameter: 'messages'.", param="messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidRequest(
-                f"'messages[{index}]' must be an object with a string 'role'.",
-                param=f"messages[{index}]",
-            )
-    stream = body.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean.", param="stream")
-    options = body.get("stream_options")
-    if options is not None:
-        if not stream:
-            raise InvalidRequest(
-                "'stream_options' is only allowed when 'stream' is true.", param="stream_options"
-            )
-        if not isinstance(options, dict):
-            raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
-        include_usage = options.get("include_usage")
-        if include_usage is not None and not isinstance(include_usage, bool):
-            raise InvalidRequest(
-                "'stream_options.include_usage' must be a boolean.",
-                param="stream_options.include_usage",
-            )
-    return stream
-
-
-def _check_embeddings(body: dict[str, Any]) -> None:
-    value = body.get("input")
-    if value is None:
-        raise InvalidRequest("Missing required parameter: 'input'.", param="input")
-    if isinstance(value, str):
-        return
-    if not isinstance(value, list) or not value:
-        raise InvalidRequest(
-            "'input' must be a string or a non-empty array of strings or token ids.",
-            param="input",
-        )
-
-
-async def _prepare(request: Request, operation: str) -> tuple[ModelRoute, ProviderCall]:
+async def _begin(request: Request, operation: str) -> pipeline.Exchange:
     gateway: Gateway = request.app.ctx.gateway
     identity = await gateway.authenticate(request)
-    body = loads_object(request.body)
-    model = _require_model(body)
-    stream = _check_chat(body) if operation == "chat" else False
-    if operation == "embeddings":
-        _check_embeddings(body)
-    route = gateway.router.resolve(model, identity)
-    call = ProviderCall(operation, body, request.body, model, stream, request.ctx.request_id)
-    return route, call
+    return await pipeline.begin(
+        gateway, identity, request.body, operation, request.ctx.request_id, request.headers
+    )
 
 
 @openai_blueprint.post("/chat/completions")
 async def chat_completions(request: Request) -> HTTPResponse | None:
-    route, call = await _prepare(request, "chat")
-    executor = request.app.ctx.gateway.executor
-    deadline = executor.deadline_for(request.headers)
-    if call.stream:
-        served = await executor.open_stream(call, route, deadline)
-        await _relay_stream(request, served)
+    exchange = await _begin(request, "chat")
+    if exchange.call.stream:
+        served = await pipeline.open_stream(exchange)
+        await _relay_stream(request, exchange, served)
         return None
-    return _reply(await executor.complete(call, route, deadline))
+    return _reply(exchange, await pipeline.complete(exchange))
 
 
 @openai_blueprint.post("/embeddings")
 async def embeddings(request: Request) -> HTTPResponse:
-    route, call = await _prepare(request, "embeddings")
-    executor = request.app.ctx.gateway.executor
-    return _reply(await executor.complete(call, route, executor.deadline_for(request.headers)))
+    exchange = await _begin(request, "embeddings")
+    return _reply(exchange, await pipeline.complete(exchange))
 
 
-def _reply(served: Served[ProviderReply]) -> HTTPResponse:
-    return raw(
-        served.result.body, content_type=JSON, headers=_served_by(served, served.result.headers)
-    )
+def _reply(exchange: pipeline.Exchange, served: Served[ProviderReply]) -> HTTPResponse:
+    headers = _served_by(exchange, served, served.result.headers)
+    return raw(served.result.body, content_type=JSON, headers=headers)
 
 
-def _served_by(served: Served[Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Which deployment and model answered, and after how many attempts."""
+def _served_by(
+    exchange: pipeline.Exchange, served: Served[Any], extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Which deployment and model answered, after how many attempts, and the rate limits."""
     headers = {
         "x-gateway-deployment": served.deployment.id,
         "x-gateway-model": served.route.name,
         "x-gateway-attempts": str(served.attempts),
+        **exchange.admission.headers,
     }
     if extra:
         headers.update(extra)
     return headers
 
 
-async def _relay_stream(request: Request, served: Served[StreamStart]) -> None:
+async def _relay_stream(
+    request: Request, exchange: pipeline.Exchange, served: Served[StreamStart]
+) -> None:
     """Forward SSE events as they arrive; the client's pace holds back the upstream.
 
     The executor has already awaited the first event, so an upstream that refused the request
@@ -145,35 +85,33 @@ async def _relay_stream(request: Request, served: Served[StreamStart]) -> None:
     an SSE error event followed by a clean end of stream, and nothing is retried.
     """
     start = served.result
-    events, outcome = start.events, None
+    events = pipeline.tapped(exchange, served)
+    outcome: BaseException | None = None
+    status = 200
     try:
         response = await request.respond(
-            content_type="text/event-stream", headers={**STREAM_HEADERS, **_served_by(served)}
+            content_type="text/event-stream",
+            headers={**STREAM_HEADERS, **_served_by(exchange, served)},
         )
-    except BaseException as exc:
-        start.lease.finish(exc)
-        await events.aclose()
-        raise
-    try:
-        if start.first:
-            await response.send(start.first)
         async for chunk in events:
             await response.send(chunk)
         await response.send(DONE_EVENT)
     except GatewayError as exc:
-        outcome = exc
+        outcome, status = exc, exc.status
         log.warning("stream %s failed after it started: %s", request.ctx.request_id, exc.message)
         await response.send(error_event(exc.to_dict()))
     except Exception as exc:
-        outcome = exc
+        outcome, status = exc, 500
         log.exception("stream %s failed after it started", request.ctx.request_id)
         await response.send(error_event(InternalError("The stream failed.").to_dict()))
     except BaseException as exc:  # the client went away: cancel upstream, no verdict
-        outcome = exc
+        outcome, status = exc, 499
         raise
     finally:
         start.lease.finish(outcome)
         await events.aclose()
+        await start.events.aclose()
+        await exchange.finish(status, outcome)
     await response.eof()
 
 

@@ -30,6 +30,7 @@ from gateway_core.errors import (
     UpstreamTimeout,
     retry_after_header,
 )
+from gateway_core.limits import UNLIMITED, Admission
 from gateway_core.routing.router import Deployment, ModelRoute, Router
 
 log = logging.getLogger("gateway.routing")
@@ -100,6 +101,7 @@ class _Exhausted(Exception):
 
 @dataclass(slots=True)
 class _Progress:
+    admission: Admission
     attempts: int = 0
 
 
@@ -156,7 +158,11 @@ class RouteExecutor:
         return self.clock() + min(positive) if positive else None
 
     async def complete(
-        self, call: ProviderCall, route: ModelRoute, deadline: float | None
+        self,
+        call: ProviderCall,
+        route: ModelRoute,
+        deadline: float | None,
+        admission: Admission = UNLIMITED,
     ) -> Served[ProviderReply]:
         """A non-streaming call (chat or embeddings) with retries and fallbacks."""
         operation = call.operation
@@ -166,10 +172,14 @@ class RouteExecutor:
                 return await deployment.adapter.embeddings(call)
             return await deployment.adapter.chat(call)
 
-        return await self._serve(call, route, deadline, start, streaming=False)
+        return await self._serve(call, route, deadline, start, admission, streaming=False)
 
     async def open_stream(
-        self, call: ProviderCall, route: ModelRoute, deadline: float | None
+        self,
+        call: ProviderCall,
+        route: ModelRoute,
+        deadline: float | None,
+        admission: Admission = UNLIMITED,
     ) -> Served[StreamStart]:
         """Start a stream: retries and fallbacks apply until its first event has arrived."""
         clock = self.clock
@@ -184,7 +194,7 @@ class RouteExecutor:
                 raise
             return StreamStart(first, events, StreamLease(deployment, started, clock))
 
-        return await self._serve(call, route, deadline, start, streaming=True)
+        return await self._serve(call, route, deadline, start, admission, streaming=True)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -194,10 +204,11 @@ class RouteExecutor:
         route: ModelRoute,
         deadline: float | None,
         start: Callable[[Deployment], Awaitable[T]],
+        admission: Admission,
         *,
         streaming: bool,
     ) -> Served[T]:
-        progress = _Progress()
+        progress = _Progress(admission=admission)
         plan = [route, *self._routes(route.fallbacks, {route.name})]
         switched = False
         last_error: GatewayError | None = None
@@ -262,15 +273,27 @@ class RouteExecutor:
                 break
             if progress.attempts and not await self._backoff(progress.attempts, deadline):
                 break
+            if not await progress.admission.acquire(deployment):
+                continue  # this deployment's own limits are spent: another one may serve
             if not deployment.breaker.acquire(self.clock()):
+                progress.admission.attempt_finished(deployment, answered=False)
                 continue
             tried += 1
             progress.attempts += 1
             try:
                 result = await self._attempt(deployment, deadline, start, streaming)
             except _Retryable as retryable:
+                progress.admission.attempt_finished(deployment, answered=False)
                 last = retryable.error
                 continue
+            except GatewayError as error:  # the upstream answered, with the request's fault
+                answered = not isinstance(error, UpstreamError)
+                progress.admission.attempt_finished(deployment, answered=answered)
+                raise
+            except BaseException:
+                progress.admission.attempt_finished(deployment, answered=False)
+                raise
+            progress.admission.attempt_finished(deployment, answered=True)
             return result, deployment
         raise _Exhausted(
             last or ServiceUnavailable(f"No deployment of model '{route.name}' is available.")

@@ -14,11 +14,13 @@ from pydantic import ValidationError
 from gateway_core.config import (
     ConfigError,
     ModelConfig,
+    PriceSettings,
     Settings,
     Timeouts,
     describe_validation_error,
 )
 from gateway_core.registry import RegistryError
+from gateway_core.usage.pricing import Price, load_builtin_prices, match_model
 
 if TYPE_CHECKING:
     from gateway_core.api import ProviderAdapter, RoutingStrategy
@@ -34,6 +36,7 @@ class DeploymentSpec:
     weight: float
     priority: int
     timeouts: Timeouts
+    price: Price | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +57,12 @@ def resolve_models(settings: Settings, registries: Registries) -> list[ModelSpec
     problems: list[str] = []
     models: list[ModelSpec] = []
     seen_ids: set[str] = set()
+    _, prices = load_builtin_prices()
     for m_index, model in enumerate(settings.models):
         where = f"models[{m_index}]"
-        deployments = _resolve_deployments(settings, registries, model, where, seen_ids, problems)
+        deployments = _resolve_deployments(
+            settings, registries, model, where, seen_ids, problems, prices
+        )
         strategy = _resolve_strategy(settings, registries, model, where, problems)
         if strategy is None:
             continue
@@ -86,6 +92,7 @@ def _resolve_deployments(
     where: str,
     seen_ids: set[str],
     problems: list[str],
+    prices: dict[str, Price],
 ) -> list[DeploymentSpec]:
     specs: list[DeploymentSpec] = []
     for d_index, deployment in enumerate(model.deployments):
@@ -115,6 +122,7 @@ def _resolve_deployments(
                 weight=deployment.weight,
                 priority=d_index if deployment.priority is None else deployment.priority,
                 timeouts=deployment.timeouts or settings.upstream_timeouts,
+                price=_price_of(deployment.price, config, model.name, prices),
             )
         )
     if specs and all(spec.weight == 0 for spec in specs):
@@ -123,6 +131,17 @@ def _resolve_deployments(
             "above 0"
         )
     return specs
+
+
+def _price_of(
+    configured: PriceSettings | None, config: Any, public_name: str, prices: dict[str, Price]
+) -> Price | None:
+    """The deployment's own price, else the built-in one of its upstream (or public) model."""
+    if configured is not None:
+        return Price(configured.input, configured.output, configured.cached_input)
+    upstream = getattr(config, "model", None)
+    found = match_model(upstream, prices) if isinstance(upstream, str) else None
+    return found or match_model(public_name, prices)
 
 
 def _resolve_strategy(

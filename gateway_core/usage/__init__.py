@@ -1,0 +1,1 @@
+"""Usage: what each request consumed and cost, and where that record goes."""
