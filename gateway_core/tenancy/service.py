@@ -431,7 +431,19 @@ async def load_key_record(key_hash: str) -> KeyRecord | None:
         method="virtual_key",
         team_id=team.id if team is not None else None,
         allowed_models=frozenset(allowed) if allowed else None,
-        metadata={"key_name": key.name},
+        metadata={
+            "key_name": key.name,
+            # Read by limit strategies on every request: cached here with the key.
+            "limits": {
+                "rpm": key.rpm_limit,
+                "tpm": key.tpm_limit,
+                "parallel": key.parallel_limit,
+                "budget_usd": key.budget_usd,
+                "team_rpm": team.rpm_limit if team is not None else None,
+                "team_tpm": team.tpm_limit if team is not None else None,
+                "team_parallel": team.parallel_limit if team is not None else None,
+            },
+        },
     )
     return KeyRecord(
         key_id=key.id,
