@@ -248,6 +248,8 @@ class UsageEvent:
     ttft_ms: float | None = None
     streamed: bool = False
     error_code: str | None = None
+    #: Token counts were estimated (a stream the client left before its usage chunk).
+    estimated: bool = False
 
 
 class UsageSink:
@@ -263,8 +265,17 @@ class UsageSink:
     def __init__(self, config: Any) -> None:
         self.config = config
 
+    async def start(self) -> None:
+        """Open what ``write`` needs, once per worker (the database is already connected)."""
+
     async def write(self, events: Sequence[UsageEvent]) -> None:
+        """Deliver a batch, or raise: the core then spools the batch and replays it later, so
+        a sink that can tell (the database sink does, by request id) should ignore events it
+        already has."""
         raise NotImplementedError
+
+    async def write_alert(self, alert: Mapping[str, Any]) -> None:
+        """An operational alert (e.g. a soft budget crossed); sinks that don't notify ignore it."""
 
     async def close(self) -> None:
         """Flush and release resources at shutdown."""

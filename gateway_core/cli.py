@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from gateway_core import __version__
+from gateway_core.cli_admin import add_admin_commands
 from gateway_core.cli_ops import add_operator_commands
 from gateway_core.config import CONFIG_ENV, ConfigError, find_config_file, load_settings
 from gateway_core.gateway import check_settings
@@ -28,6 +29,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sanic.worker.loader import AppLoader
 
     from gateway_core.app import load_app
+    from gateway_core.metrics import enable_multiprocess_mode
 
     config_path = str(find_config_file(args.config, os.environ).resolve())
     settings = load_settings(config_path)
@@ -40,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_settings(settings)  # fail here, once, with a readable message
     # Workers rebuild the app from the same file; pass the path so they read what we checked.
     os.environ[CONFIG_ENV] = config_path
+    enable_multiprocess_mode()
     loader = AppLoader(factory=partial(load_app, config_path, overrides))
     app = loader.load()
     app.prepare(
@@ -146,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_config_check)
 
     add_operator_commands(commands, with_config)
+    add_admin_commands(commands, with_config)
     return parser
 
 

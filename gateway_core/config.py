@@ -77,7 +77,9 @@ class Timeouts(_Strict):
 class AuthSettings(_Strict):
     master_key: SecretStr | None = None
     disabled: bool = False
-    methods: list[str] = Field(default_factory=lambda: ["master_key", "virtual_key"])
+    methods: list[str] = Field(
+        default_factory=lambda: ["master_key", "virtual_key", "admin_session"]
+    )
     key_secret: SecretStr | None = None
     key_cache_ttl: Duration | None = None
 
@@ -94,6 +96,65 @@ class AuthSettings(_Strict):
         if value is not None and len(value.get_secret_value()) < 8:
             raise ValueError("the master key must be at least 8 characters long")
         return value
+
+
+def _word_list(value: object) -> object:
+    """``"openid email"`` or ``"a.com,b.com"`` (as environment variables are written) -> a list."""
+    if isinstance(value, str):
+        return [word for word in re.split(r"[\s,]+", value) if word]
+    return value
+
+
+WordList = Annotated[list[str], BeforeValidator(_word_list)]
+
+
+class AdminAuthSettings(_Strict):
+    """Signing admins in: sessions, and the switches of the sign-in plugins (docs/admin-auth.md).
+
+    The keys mirror the original design's ``ADMIN_*`` variables, so that the same variables
+    configure both; the sign-in plugins read them from here and never from the environment.
+    """
+
+    session_jwt_secret: SecretStr | None = None
+    session_access_token_ttl: Duration = 900.0
+    session_refresh_token_ttl: Duration = 86400.0
+    session_cookie_name: str = Field("og_admin_session", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    local_enabled: bool = True
+    oidc_enabled: bool = False
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = None
+    oidc_scopes: WordList = Field(default_factory=lambda: ["openid", "email", "profile"])
+    oidc_allowed_domains: WordList = Field(default_factory=list)
+
+    @field_validator("session_jwt_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the session secret must be at least 32 characters long")
+        return value
+
+    @field_validator("session_access_token_ttl", "session_refresh_token_ttl")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("a token lifetime must be at least one second")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> AdminAuthSettings:
+        if not self.oidc_enabled:
+            return self
+        required = ("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_redirect_url")
+        missing = [name for name in required if getattr(self, name) is None]
+        if not self.oidc_allowed_domains:
+            missing.append("oidc_allowed_domains")
+        if missing:
+            raise ValueError(f"oidc_enabled is true but {', '.join(missing)} is not set")
+        if "openid" not in self.oidc_scopes:
+            raise ValueError("oidc_scopes must include 'openid'")
+        return self
 
 
 class DatabaseSettings(_Strict):
@@ -212,6 +273,29 @@ class ModelConfig(_Strict):
         ]
 
 
+class SinkConfig(BaseModel):
+    """One usage sink: ``type`` picks the class, the other keys are its own settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+class UsageSettings(_Strict):
+    sinks: list[SinkConfig] = Field(
+        default_factory=lambda: [SinkConfig(type="database"), SinkConfig(type="prometheus")]
+    )
+    queue_size: int = Field(10_000, ge=1)
+    batch_size: int = Field(200, ge=1)
+    flush_interval: Duration = 0.2
+    write_timeout: Duration = 5.0
+    replay_interval: Duration = 5.0
+    spool_dir: str = "usage-spool"
+
+
 class PluginEntry(_Strict):
     enabled: bool = True
     config: dict[str, Any] = Field(default_factory=dict)
@@ -247,11 +331,13 @@ def _normalise_plugins(value: object) -> object:
 class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    admin: AdminAuthSettings = Field(default_factory=AdminAuthSettings)
     upstream_timeouts: Timeouts = Field(default_factory=Timeouts)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     limits: LimitDefaults = Field(default_factory=LimitDefaults)
+    usage: UsageSettings = Field(default_factory=UsageSettings)
     plugins: Annotated[dict[str, PluginEntry], BeforeValidator(_normalise_plugins)] = Field(
         default_factory=dict
     )
@@ -312,6 +398,18 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "REDIS_POOL_SIZE": ("redis", "pool_size"),
     "GATEWAY_MASTER_KEY": ("auth", "master_key"),
     "GATEWAY_KEY_SECRET": ("auth", "key_secret"),
+    "ADMIN_SESSION_JWT_SECRET": ("admin", "session_jwt_secret"),
+    "ADMIN_SESSION_ACCESS_TOKEN_TTL": ("admin", "session_access_token_ttl"),
+    "ADMIN_SESSION_REFRESH_TOKEN_TTL": ("admin", "session_refresh_token_ttl"),
+    "ADMIN_SESSION_COOKIE_NAME": ("admin", "session_cookie_name"),
+    "ADMIN_LOCAL_ENABLED": ("admin", "local_enabled"),
+    "ADMIN_OIDC_ENABLED": ("admin", "oidc_enabled"),
+    "ADMIN_OIDC_ISSUER": ("admin", "oidc_issuer"),
+    "ADMIN_OIDC_CLIENT_ID": ("admin", "oidc_client_id"),
+    "ADMIN_OIDC_CLIENT_SECRET": ("admin", "oidc_client_secret"),
+    "ADMIN_OIDC_REDIRECT_URL": ("admin", "oidc_redirect_url"),
+    "ADMIN_OIDC_SCOPES": ("admin", "oidc_scopes"),
+    "ADMIN_OIDC_ALLOWED_DOMAINS": ("admin", "oidc_allowed_domains"),
 }
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

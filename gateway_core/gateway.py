@@ -28,7 +28,7 @@ from gateway_core.tenancy import repository as tenancy_repo
 from gateway_core.tenancy.key_cache import KeyCache
 from gateway_core.tenancy.service import TenancyService, load_key_record
 from gateway_core.usage.pricing import PriceTable
-from gateway_core.usage.recorder import UsageRecorder
+from gateway_core.usage.setup import build_recorder, resolve_sinks
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -93,6 +93,7 @@ def check_settings(
     plugins = build_plugins(settings, extra_plugins)
     models = resolve_models(settings, plugins.registries)
     build_auth_chain(settings, plugins)
+    resolve_sinks(settings, plugins.registries)
     return plugins, models
 
 
@@ -114,7 +115,7 @@ class Gateway:
         self.key_cache: KeyCache | None = None
         self.tenancy: TenancyService | None = None
         self.limits = LimitsEngine()
-        self.usage = UsageRecorder()
+        self.usage = build_recorder(settings, resolve_sinks(settings, self.plugins.registries))
         self.pricing = PriceTable(
             {spec.id: spec.price for model in self.models for spec in model.deployments}
         )
@@ -163,6 +164,7 @@ class Gateway:
         self.key_cache = KeyCache(secret.encode(), load_key_record, ttl)
         self.key_cache.attach(self.shared)
         await self.shared.start()
+        await self.usage.start()
         self.tenancy = TenancyService(self.key_cache, self.shared)
         self.readiness_checks["database"] = self._database_ping
         if self.shared.distributed:
@@ -172,6 +174,7 @@ class Gateway:
         await db.connection(self.settings.database).execute_query("SELECT 1")
 
     async def close_storage(self) -> None:
+        await self.usage.close(self.settings.server.graceful_shutdown)
         await self.shared.close()
         await db.close()
 

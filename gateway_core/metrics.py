@@ -6,21 +6,31 @@ keeps the numbers, so the hot path pays nothing for them. Each worker answers fo
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, raw
 
 from gateway_core.routing.breaker import BreakerState
+from gateway_core.usage.sinks.prometheus import process_metrics
 
 if TYPE_CHECKING:
     from gateway_core.gateway import Gateway
 
 metrics_blueprint = Blueprint("metrics")
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class RoutingCollector(Collector):
@@ -74,10 +84,38 @@ class RoutingCollector(Collector):
         yield from (state, opened, in_flight, outcomes, latency, ttft)
 
 
+class UsageCollector(Collector):
+    """This process's usage series (single-process mode)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from process_metrics().collect()
+
+
 def build_registry(gateway: Gateway) -> CollectorRegistry:
+    """Routing state of this worker, and usage series of every worker.
+
+    With several workers (``PROMETHEUS_MULTIPROC_DIR`` set by ``gateway serve``) counters and
+    histograms are read from every worker's files, so any worker can answer the scrape.
+    """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RoutingCollector(gateway))
+    if os.environ.get(MULTIPROCESS_ENV):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(UsageCollector())
     return registry
+
+
+def enable_multiprocess_mode() -> None:
+    """Give every worker of this server one fresh directory for its metric files.
+
+    Called by ``gateway serve`` before workers start; an operator-provided directory is kept.
+    """
+    if os.environ.get(MULTIPROCESS_ENV):
+        return
+    directory = tempfile.mkdtemp(prefix="gateway-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    values.ValueClass = values.get_value_class()
 
 
 @metrics_blueprint.get("/metrics")

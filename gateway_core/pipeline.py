@@ -20,6 +20,7 @@ from gateway_core.codec import dumps, loads_object
 from gateway_core.errors import GatewayError, InvalidRequest
 from gateway_core.limits import UNLIMITED, Admission
 from gateway_core.routing import ModelRoute, Served, StreamStart
+from gateway_core.usage.estimate import estimate_prompt_tokens
 from gateway_core.usage.records import StreamUsageTap, Usage, usage_from_body
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Exchange:
     served: Served[Any] | None = None
     usage: Usage | None = None
     ttft: float | None = None
+    usage_estimated: bool = False
     finished: bool = False
 
     async def finish(self, status: int, error: BaseException | None = None) -> None:
@@ -83,6 +85,7 @@ class Exchange:
                 ttft_ms=self.ttft * 1000 if self.ttft is not None else None,
                 streamed=self.call.stream,
                 error_code=_error_code(error),
+                estimated=self.usage_estimated,
             )
         )
 
@@ -259,6 +262,13 @@ async def tapped(exchange: Exchange, served: Served[StreamStart]) -> AsyncIterat
                 yield visible
     finally:
         exchange.usage = tap.usage
+        if tap.usage is None:
+            exchange.usage = Usage(
+                prompt_tokens=estimate_prompt_tokens(exchange.call.body),
+                completion_tokens=tap.content_pieces,
+                total_tokens=estimate_prompt_tokens(exchange.call.body) + tap.content_pieces,
+            )
+            exchange.usage_estimated = True
 
 
 def _status(error: BaseException) -> int:

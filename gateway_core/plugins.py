@@ -39,6 +39,8 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "master_key": "gateway_core.builtins.master_key",
     "virtual_keys": "gateway_core.builtins.virtual_keys",
     "routing": "gateway_core.builtins.routing_strategies",
+    "usage_sinks": "gateway_core.builtins.usage_sinks",
+    "admin_sessions": "gateway_core.sessions.plugin",
 }
 
 ENTRY_POINT_GROUP = PROJECT

@@ -54,13 +54,17 @@ class StreamUsageTap:
     client receives.
     """
 
-    __slots__ = ("strip", "usage")
+    __slots__ = ("content_pieces", "strip", "usage")
 
     def __init__(self, strip: bool) -> None:
         self.strip = strip
         self.usage: Usage | None = None
+        #: Non-empty content deltas seen: about one token each in OpenAI-style streams, the
+        #: basis of the estimate when the stream ends before its usage chunk.
+        self.content_pieces = 0
 
     def inspect(self, run: bytes) -> bytes:
+        self.content_pieces += run.count(b'"content":"') - run.count(b'"content":""')
         if b'"usage":{' not in run and b'"usage": {' not in run:
             return run
         kept = []

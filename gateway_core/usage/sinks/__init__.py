@@ -1,0 +1,1 @@
+"""Built-in usage sinks: database, jsonl, prometheus, webhook."""
