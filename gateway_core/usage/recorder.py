@@ -122,7 +122,12 @@ class SinkWorker:
             self._wakeup.clear()
             while self.queue:
                 batch = self._take()
-                if not await self._write(batch, self.write_timeout):
+                try:
+                    written = await self._write(batch, self.write_timeout)
+                except BaseException:  # cancelled mid-write: the batch is still ours to keep
+                    self.queue.extendleft(reversed(batch))
+                    raise
+                if not written:
                     self._spool(batch)
                     break
             if loop.time() >= next_replay:
@@ -140,12 +145,15 @@ class SinkWorker:
             except (OSError, ValueError):
                 log.exception("usage sink %s: unreadable spool file %s", self.name, claimed)
                 continue
-            for start in range(0, len(events), self.batch_size):
-                if not await self._write(
-                    events[start : start + self.batch_size], self.write_timeout
-                ):
-                    self.spool.release(claimed)
-                    return
+            try:
+                for start in range(0, len(events), self.batch_size):
+                    batch = events[start : start + self.batch_size]
+                    if not await self._write(batch, self.write_timeout):
+                        self.spool.release(claimed)
+                        return
+            except BaseException:  # cancelled at shutdown: the file goes back to the queue
+                self.spool.release(claimed)
+                raise
             claimed.unlink()
             log.info("usage sink %s: replayed %d spooled events", self.name, len(events))
 
