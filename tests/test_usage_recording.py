@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway_core.api import UsageEvent, UsageSink
+from gateway_core.testing import free_port
 from gateway_core.usage.events import decode_events, encode_events
 from gateway_core.usage.recorder import SinkWorker, UsageRecorder
 from gateway_core.usage.sinks.jsonl import JsonlConfig, JsonlSink
 from gateway_core.usage.sinks.webhook import SIGNATURE_HEADER, WebhookConfig, WebhookSink
 from gateway_core.usage.spool import Spool
-from gateway_core.testing import free_port
 
 
 def event(number: int, **extra) -> UsageEvent:
