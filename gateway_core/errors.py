@@ -27,6 +27,7 @@ class GatewayError(Exception):
         code: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -36,6 +37,10 @@ class GatewayError(Exception):
         if status is not None:
             self.status = status
         self.headers = headers or {}
+        #: Seconds the client should wait before trying again, sent as ``Retry-After``.
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.headers.setdefault("Retry-After", retry_after_header(retry_after))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,11 +115,12 @@ class RateLimited(GatewayError):
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-        if retry_after is not None:
-            self.headers.setdefault("Retry-After", retry_after_header(retry_after))
+
+class QuotaExceeded(RateLimited):
+    """A spend budget is used up (429 ``insufficient_quota``, as OpenAI answers)."""
+
+    type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class UpstreamError(GatewayError):
@@ -138,12 +144,6 @@ class UpstreamRateLimited(UpstreamError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-        if retry_after is not None:
-            self.headers.setdefault("Retry-After", retry_after_header(retry_after))
 
 
 class UpstreamTimeout(UpstreamError):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
+from pydantic import ValidationError
+
+from gateway_core.config import describe_validation_error
 from gateway_core.errors import GatewayError
 
 T = TypeVar("T", bound=type)
@@ -62,6 +65,31 @@ class Registry(Generic[T]):
             raise RegistryError(
                 f"Unknown {self.kind} type {name!r}{suffix}. Available: {available}"
             ) from None
+
+    def configure(
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        *,
+        source: str,
+        type_key: str,
+        options_key: str,
+        problems: list[str],
+        context: str = "",
+    ) -> tuple[T, Any] | None:
+        """The class registered as ``name`` and ``options`` validated against its
+        ``config_model``; on failure, lines naming ``type_key``/``options_key`` are added to
+        ``problems`` and ``None`` is returned, so that callers report every mistake at once."""
+        try:
+            cls = self.get(name, where=context)
+        except RegistryError as exc:
+            problems.append(f"{source}: {type_key}: {exc.message}")
+            return None
+        try:
+            return cls, cls.config_model.model_validate(dict(options))
+        except ValidationError as exc:
+            problems.extend(describe_validation_error(exc, source, options_key))
+            return None
 
     def names(self) -> list[str]:
         return sorted(self._entries)

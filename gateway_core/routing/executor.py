@@ -28,7 +28,6 @@ from gateway_core.errors import (
     UpstreamError,
     UpstreamRateLimited,
     UpstreamTimeout,
-    retry_after_header,
 )
 from gateway_core.limits import UNLIMITED, Admission
 from gateway_core.routing.router import Deployment, ModelRoute, Router
@@ -114,7 +113,7 @@ def _cooling_down(route: ModelRoute, now: float) -> GatewayError:
         )
     return ServiceUnavailable(
         f"Every deployment of model '{route.name}' is cooling down after failures.",
-        headers={"Retry-After": retry_after_header(wait)},
+        retry_after=wait,
     )
 
 

@@ -9,17 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from gateway_core.config import (
     ConfigError,
     ModelConfig,
     PriceSettings,
     Settings,
     Timeouts,
-    describe_validation_error,
 )
-from gateway_core.registry import RegistryError
 from gateway_core.usage.pricing import Price, load_builtin_prices, match_model
 
 if TYPE_CHECKING:
@@ -97,18 +93,18 @@ def _resolve_deployments(
     specs: list[DeploymentSpec] = []
     for d_index, deployment in enumerate(model.deployments):
         at = f"{where}.deployments[{d_index}]"
-        try:
-            provider = registries.providers.get(
-                deployment.provider, where=f"for model {model.name!r}"
-            )
-        except RegistryError as exc:
-            problems.append(f"{settings.source}: {at}.provider: {exc.message}")
+        configured = registries.providers.configure(
+            deployment.provider,
+            deployment.provider_options(),
+            source=settings.source,
+            type_key=f"{at}.provider",
+            options_key=at,
+            problems=problems,
+            context=f"for model {model.name!r}",
+        )
+        if configured is None:
             continue
-        try:
-            config = provider.config_model.model_validate(deployment.provider_options())
-        except ValidationError as exc:
-            problems += describe_validation_error(exc, settings.source, at)
-            continue
+        provider, config = configured
         deployment_id = deployment.id or f"{model.name}/{d_index}"
         if deployment_id in seen_ids:
             problems.append(f"{settings.source}: {at}.id: {deployment_id!r} is used twice")
@@ -147,16 +143,12 @@ def _price_of(
 def _resolve_strategy(
     settings: Settings, registries: Registries, model: ModelConfig, where: str, problems: list[str]
 ) -> tuple[type[RoutingStrategy], Any] | None:
-    name = model.strategy or settings.routing.strategy
-    key = f"{where}.strategy" if model.strategy else "routing.strategy"
-    try:
-        strategy = registries.routing_strategies.get(name, where=f"for model {model.name!r}")
-    except RegistryError as exc:
-        problems.append(f"{settings.source}: {key}: {exc.message}")
-        return None
-    try:
-        config = strategy.config_model.model_validate(model.strategy_options)
-    except ValidationError as exc:
-        problems += describe_validation_error(exc, settings.source, f"{where}.strategy_options")
-        return None
-    return strategy, config
+    return registries.routing_strategies.configure(
+        model.strategy or settings.routing.strategy,
+        model.strategy_options,
+        source=settings.source,
+        type_key=f"{where}.strategy" if model.strategy else "routing.strategy",
+        options_key=f"{where}.strategy_options",
+        problems=problems,
+        context=f"for model {model.name!r}",
+    )

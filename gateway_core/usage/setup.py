@@ -6,10 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from gateway_core.config import ConfigError, Settings, describe_validation_error
-from gateway_core.registry import RegistryError
+from gateway_core.config import ConfigError, Settings
 from gateway_core.usage.recorder import SinkWorker, UsageRecorder
 from gateway_core.usage.spool import Spool
 
@@ -30,17 +27,16 @@ def resolve_sinks(settings: Settings, registries: Registries) -> list[SinkSpec]:
     specs: list[SinkSpec] = []
     for index, entry in enumerate(settings.usage.sinks):
         where = f"usage.sinks[{index}]"
-        try:
-            sink = registries.usage_sinks.get(entry.type)
-        except RegistryError as exc:
-            problems.append(f"{settings.source}: {where}.type: {exc.message}")
-            continue
-        try:
-            config = sink.config_model.model_validate(entry.options())
-        except ValidationError as exc:
-            problems += describe_validation_error(exc, settings.source, where)
-            continue
-        specs.append(SinkSpec(f"{index}-{entry.type}", sink, config))
+        configured = registries.usage_sinks.configure(
+            entry.type,
+            entry.options(),
+            source=settings.source,
+            type_key=f"{where}.type",
+            options_key=where,
+            problems=problems,
+        )
+        if configured is not None:
+            specs.append(SinkSpec(f"{index}-{entry.type}", *configured))
     if problems:
         raise ConfigError(problems)
     return specs
