@@ -2,7 +2,8 @@
 
 Installed as a pytest plugin (entry point ``pytest11``), so a plugin's test suite gets the
 fixtures below with no import: ``gateway_process`` starts a real gateway on a free loopback
-port from a config mapping and stops it afterwards. Everything here talks real HTTP.
+port from a config mapping and stops it afterwards; ``contract_kit`` starts the provider
+contract kit (:mod:`gateway_core.contract`, re-exported here). Everything here talks real HTTP.
 """
 
 from __future__ import annotations
@@ -18,12 +19,48 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from gateway_core.config import Settings, settings_from_text
+
+if TYPE_CHECKING:
+    from gateway_core.contract import ContractKit
+
+# The contract kit's names, loaded on first use: this module is a pytest plugin that loads in
+# every test run, and the kit brings aiohttp's server and the SDK client along.
+CONTRACT_NAMES = frozenset(
+    {
+        "CaseResult",
+        "ClientRequest",
+        "ContractCase",
+        "ContractKit",
+        "ContractViolation",
+        "Exchange",
+        "ExpectedError",
+        "ExpectedToolCall",
+        "Outcome",
+        "ReceivedRequest",
+        "ReplayUpstream",
+        "RequestExpectation",
+        "StreamReply",
+        "UpstreamReply",
+        "load_case",
+        "load_cases",
+    }
+)
+
+__all__ = [
+    "GatewayProcess",
+    "contract_kit",
+    "free_port",
+    "gateway_process",
+    "settings_from_mapping",
+    "wait_for_http",
+    *sorted(CONTRACT_NAMES),
+]
 
 
 def free_port() -> int:
@@ -93,6 +130,8 @@ class GatewayProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            # Relative paths in the config (the SQLite file) stay in the test's folder.
+            cwd=directory,
             start_new_session=True,
         )
         try:
@@ -136,3 +175,29 @@ def gateway_process(tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def contract_kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ContractKit]]:
+    """Start contract kits for a test module: ``contract_kit(plugins=[...], deployments={...},
+    cases=load_cases(FIXTURES))``; each is stopped when the module's tests are done."""
+    from gateway_core.contract import ContractKit
+
+    started: list[ContractKit] = []
+
+    def start(**options: Any) -> ContractKit:
+        kit = ContractKit(directory=tmp_path_factory.mktemp("contract"), **options)
+        started.append(kit.start())
+        return kit
+
+    yield start
+    for kit in started:
+        kit.stop()
+
+
+def __getattr__(name: str) -> Any:
+    if name in CONTRACT_NAMES:
+        import gateway_core.contract
+
+        return getattr(gateway_core.contract, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,7 @@ override the URL, headers, auth and the event filter, and keep everything else.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -72,13 +72,17 @@ class OpenAIAdapter(ProviderAdapter):
 
     def __init__(self, config: OpenAIConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
-        self.upstream_model = config.model
+        self.upstream_model = self.model_name(config)
         self.headers = self.build_headers(config)
         self.auth = self.build_auth(config)
         self.chat_url = self.url_for("chat/completions")
         self.embeddings_url = self.url_for("embeddings")
 
     # -- what subclasses change ----------------------------------------------------------
+
+    def model_name(self, config: Any) -> str:
+        """The model name the upstream expects in the request body."""
+        return config.model
 
     def url_for(self, path: str) -> str:
         return f"{self.config.base_url.rstrip('/')}/{path}"
@@ -96,6 +100,14 @@ class OpenAIAdapter(ProviderAdapter):
     def keep_events(self, events: bytes) -> bytes:
         """Filter a run of complete SSE events before it reaches the client."""
         return events
+
+    def stream_filter(self, call: ProviderCall) -> Callable[[bytes], bytes]:
+        """The filter for one stream's runs of events.
+
+        Override this instead of ``keep_events`` when filtering needs state that lives as long
+        as one stream (the adapter itself is shared by every request of its deployment).
+        """
+        return self.keep_events
 
     def request_body(self, call: ProviderCall) -> bytes:
         if call.body.get("model") == self.upstream_model:
@@ -135,13 +147,14 @@ class OpenAIAdapter(ProviderAdapter):
         ) as response:
             if response.status >= 400:
                 raise self.map_error(response, await response.read())
+            keep = self.stream_filter(call)
             async for events in complete_events(response.iter_bytes()):
                 if events.endswith(DONE_EVENT):
-                    events = self.keep_events(events[: -len(DONE_EVENT)])
+                    events = keep(events[: -len(DONE_EVENT)])
                     if events:
                         yield events
                     return
-                events = self.keep_events(events)
+                events = keep(events)
                 if events:
                     yield events
         raise UpstreamError(
@@ -158,9 +171,21 @@ class OpenAIAdapter(ProviderAdapter):
 
 
 def map_openai_style_error(
-    status: int, body: bytes, headers: Mapping[str, str], deployment: str
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    deployment: str,
+    *,
+    fields: tuple[str | None, str | None, str | None] | None = None,
+    retry_after: float | None = None,
 ) -> GatewayError:
-    message, code, param = upstream_error_fields(body)
+    """The gateway's error for an upstream error status.
+
+    ``fields`` is (message, code, param) for a provider whose error bodies are not
+    OpenAI-shaped (by default they are read from ``body``); ``retry_after`` replaces the wait
+    read from the ``retry-after`` headers, for a provider that states it elsewhere as well.
+    """
+    message, code, param = fields if fields is not None else upstream_error_fields(body)
     if status in CLIENT_FAULT_STATUSES:
         return InvalidRequest(
             message or f"The upstream rejected the request (HTTP {status})",
@@ -173,7 +198,7 @@ def map_openai_style_error(
 
         return UpstreamRateLimited(
             message or f"Deployment {deployment} is rate limited upstream",
-            retry_after=parse_retry_after(headers),
+            retry_after=parse_retry_after(headers) if retry_after is None else retry_after,
         )
     if status in (401, 403):
         return UpstreamError(
