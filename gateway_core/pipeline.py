@@ -20,6 +20,7 @@ from gateway_core.codec import dumps, loads_object
 from gateway_core.errors import GatewayError, InvalidRequest
 from gateway_core.limits import UNLIMITED, Admission
 from gateway_core.routing import ModelRoute, Served, StreamStart
+from gateway_core.routing.executor import unsupported
 from gateway_core.usage.estimate import estimate_prompt_tokens
 from gateway_core.usage.records import StreamUsageTap, Usage, usage_from_body
 
@@ -191,6 +192,8 @@ async def begin(
     if operation == "embeddings":
         check_embeddings(body)
     route = gateway.router.resolve(model, identity)
+    if operation not in route.operations:
+        raise unsupported(model, operation)
     client_wants_usage = bool(stream and (body.get("stream_options") or {}).get("include_usage"))
     if stream and not client_wants_usage and gateway.needs_usage:
         body = {

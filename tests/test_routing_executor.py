@@ -242,3 +242,28 @@ def test_streams_retry_before_the_first_event_and_hold_a_lease() -> None:
     assert [d.in_flight for d in route.deployments] == [0, 0]
     assert route.deployments[1].successes == 1
     assert route.deployments[1].ttft_ewma is not None
+
+
+def test_operations_a_model_cannot_serve_are_a_400_and_skip_deployments() -> None:
+    from tests.plugins import echo_provider
+
+    settings = settings_from_mapping(
+        {
+            "auth": {"master_key": MASTER},
+            "routing": {"strategy": "priority"},
+            "models": [
+                {"name": "chat-only", "deployments": [{"provider": "echo"}]},
+                {"name": "mixed", "deployments": [{"provider": "echo"}, scripted("s")]},
+            ],
+        }
+    )
+    gateway = Gateway(settings, {"scripted": scripted_provider, "echo": echo_provider})
+    gateway.build_router()
+    assert gateway.router.routes["chat-only"].operations == {"chat"}
+    embed = ProviderCall("embeddings", {"model": "mixed", "input": "x"}, b"", "mixed", False, "r")
+    served = asyncio.run(gateway.executor.complete(embed, gateway.router.routes["mixed"], None))
+    assert served.deployment.id == "s"  # the echo deployment, chat only, was not tried
+    only_chat = gateway.router.routes["chat-only"]
+    with pytest.raises(InvalidRequest) as caught:
+        asyncio.run(gateway.executor.complete(embed, only_chat, None))
+    assert caught.value.code == "unsupported_operation" and caught.value.status == 400

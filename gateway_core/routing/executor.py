@@ -104,6 +104,14 @@ class _Progress:
     attempts: int = 0
 
 
+def unsupported(model: str, operation: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"The model '{model}' does not support {operation}.",
+        param="model",
+        code="unsupported_operation",
+    )
+
+
 def _cooling_down(route: ModelRoute, now: float) -> GatewayError:
     """Every circuit is open: 429 if upstreams asked us to wait, else 503; both say how long."""
     wait = min(d.breaker.retry_in(now) for d in route.deployments)
@@ -262,7 +270,10 @@ class RouteExecutor:
         progress: _Progress,
     ) -> tuple[T, Deployment]:
         now = self.clock()
-        candidates = [d for d in route.deployments if d.breaker.available(now)]
+        capable = [d for d in route.deployments if call.operation in d.adapter.operations]
+        if not capable:
+            raise _Exhausted(unsupported(route.name, call.operation))
+        candidates = [d for d in capable if d.breaker.available(now)]
         if not candidates:
             raise _Exhausted(_cooling_down(route, now))
         last: GatewayError | None = None

@@ -95,6 +95,7 @@ class ModelRoute:
         "fallbacks",
         "max_attempts",
         "name",
+        "operations",
         "owned_by",
         "strategy",
     )
@@ -105,6 +106,8 @@ class ModelRoute:
         self.name = spec.name
         self.owned_by = spec.owned_by
         self.deployments = deployments
+        #: What at least one deployment can do ("chat", "embeddings", ...).
+        self.operations = frozenset().union(*(d.adapter.operations for d in deployments))
         self.strategy = strategy
         self.max_attempts = spec.max_attempts
         self.fallbacks = spec.fallbacks

@@ -58,6 +58,8 @@ class ScriptedAdapter(ProviderAdapter):
         await self._outcome()
         return ProviderReply(orjson.dumps({"served_by": self.context.deployment_id}))
 
+    embeddings = chat
+
     async def stream_chat(self, call: ProviderCall) -> AsyncIterator[bytes]:
         await self._outcome()
         yield encode_event(orjson.dumps({"served_by": self.context.deployment_id}))
