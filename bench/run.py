@@ -11,18 +11,22 @@ full results to ``bench/results/<date>.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import shutil
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from harness import leak, memory, procs, profiles, report, systems, ttfb, upstreams, wrk
-from harness.knobs import Knobs, read_knobs
-from harness.machine import describe
+from harness.knobs import REPO, Knobs, read_knobs
+from harness.machine import describe, load_average
+
+from gateway_core.testservers import RedisServer
 
 LOAD_SCENARIOS = ("chat", "stream")
 TTFB_SCENARIOS = ("stream", "paced")
@@ -144,6 +148,9 @@ def leak_check(knobs: Knobs, ups: upstreams.Upstreams) -> dict[str, Any]:
     finally:
         assert system.managed is not None
         procs.stop(system.managed)
+        count, example = system.managed.error_lines()
+        if count:
+            say(f"leak-check gateway logged {count} ERROR lines; first: {example}")
 
 
 def measure(knobs: Knobs, results: dict[str, Any], sampler: memory.Sampler) -> None:
@@ -152,6 +159,27 @@ def measure(knobs: Knobs, results: dict[str, Any], sampler: memory.Sampler) -> N
     _, mock_port = upstreams.start_mock(work)
     ups = upstreams.Upstreams(nginx_port, mock_port)
     say(f"nginx on :{nginx_port}, mock upstream on :{mock_port}")
+    with shared_redis(knobs):
+        run_systems(knobs, ups, results, sampler)
+
+
+@contextlib.contextmanager
+def shared_redis(knobs: Knobs) -> Iterator[None]:
+    """A Redis server on loopback for the profiles that keep limits in Redis."""
+    wanted = [p for p in profiles.select(knobs.profiles) if p.redis]
+    if not wanted:
+        yield
+        return
+    with RedisServer() as redis:
+        say(f"redis on :{redis.port}")
+        for profile in wanted:
+            profile.env["ROUTER_REDIS_URL"] = redis.url
+        yield
+
+
+def run_systems(
+    knobs: Knobs, ups: upstreams.Upstreams, results: dict[str, Any], sampler: memory.Sampler
+) -> None:
     chosen = start_systems(knobs, ups, results)
     results["systems"] = [s.describe() for s in chosen]
     for system in chosen:
@@ -161,10 +189,19 @@ def measure(knobs: Knobs, results: dict[str, Any], sampler: memory.Sampler) -> N
     ttfb_runs(knobs, chosen, results)
     for system in chosen:
         if system.name in sampler.roots:
-            sampler.unwatch(system.name)
-            results["memory"][system.name] = sampler.peaks[system.name].as_dict()
+            tree = sampler.unwatch(system.name)
+            peak = sampler.peaks[system.name].as_dict()
+            results["memory"][system.name] = {**peak, "tree_at_end": tree}
         if system.managed is not None:
             procs.stop(system.managed)
+            count, example = system.managed.error_lines()
+            results["log_errors"][system.name] = {"lines": count, "first": example}
+            if count and system.kind == "gateway":
+                where = system.managed.log_path
+                shown = where.relative_to(REPO) if where.is_relative_to(REPO) else where
+                results["notes"].append(
+                    f"{system.name} logged {count} ERROR lines ({shown}); first: {example}"
+                )
     results["systems"] = [s.describe() for s in chosen]
     results["leak"] = leak_check(knobs, ups)
     results["upstream_requests"] = ups.nginx_requests()
@@ -200,7 +237,7 @@ def main() -> int:
         "machine": describe(
             {
                 "litellm_version": systems.litellm_version(knobs) if knobs.litellm else None,
-                "nginx": f"nginx {upstreams.nginx_version()}",
+                "nginx": upstreams.nginx_version(),
                 "wrk": wrk.wrk_version(),
             }
         ),
@@ -209,6 +246,7 @@ def main() -> int:
         "ttfb": [],
         "memory": {},
         "leak": {},
+        "log_errors": {},
         "notes": [],
     }
     sampler = memory.Sampler()
@@ -227,6 +265,13 @@ def main() -> int:
         sampler.stop()
         procs.stop_all()
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+    results["machine"]["load_average_at_end"] = load_average()
+    busy = (results["machine"].get("load_average_at_start") or [0.0])[0]
+    if busy > 0.5:
+        results["notes"].append(
+            f"the machine was already busy when the run started (1-minute load average "
+            f"{busy:.2f}); other work competes for the CPUs and skews every figure"
+        )
     report.derive(results)
     path = write_results(knobs, results)
     print(report.markdown(results))

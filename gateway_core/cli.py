@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from functools import partial
@@ -14,6 +13,7 @@ from gateway_core.cli_admin import add_admin_commands
 from gateway_core.cli_ops import add_operator_commands
 from gateway_core.config import CONFIG_ENV, ConfigError, find_config_file, load_settings
 from gateway_core.gateway import check_settings
+from gateway_core.logs import configure_logging
 from gateway_core.plugins import DEFAULT_PLUGINS, installed_entry_points
 
 
@@ -111,16 +111,6 @@ def _describe_unloaded(name: str) -> tuple[str, str]:
     return (dist.version, dist.name) if dist is not None else ("unknown", "local")
 
 
-def _configure_logging(level: str) -> None:
-    """Our loggers only: Sanic configures its own, and the root logger stays the host's."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("gateway")
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="OpenAI-compatible LLM gateway")
     parser.add_argument("--version", action="version", version=f"gateway-core {__version__}")
@@ -154,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _configure_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

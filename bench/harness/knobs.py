@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,6 @@ class Knobs:
     litellm_venv: Path
     results_dir: Path
     work_dir: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,7 +68,7 @@ def read_knobs() -> Knobs:
         warmup=_number("BENCH_WARMUP", 1.0 if quick else 2.0),
         concurrency=_ints("BENCH_CONCURRENCY", "1,16,64"),
         workers=_ints("BENCH_WORKERS", "1,2"),
-        profiles=_names("BENCH_PROFILES", "bare"),
+        profiles=_names("BENCH_PROFILES", "bare,production"),
         litellm=_flag("BENCH_LITELLM", not quick),
         leak=_flag("BENCH_LEAK", not quick),
         leak_checkpoints=_ints("BENCH_LEAK_REQUESTS", "50000,100000,150000"),

@@ -32,6 +32,14 @@ def _memory_mb() -> int | None:
     return None
 
 
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def git_commit() -> str | None:
     """HEAD's commit read from the .git directory (the harness never runs git)."""
     git = REPO / ".git"
@@ -72,5 +80,6 @@ def describe(extra_versions: dict[str, str | None]) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "gateway_version": gateway_version(),
         "gateway_commit": git_commit(),
+        "load_average_at_start": load_average(),
         **extra_versions,
     }

@@ -32,9 +32,9 @@ def _parents() -> dict[int, int]:
     return parents
 
 
-def descendants(root: int) -> list[int]:
+def descendants(root: int, parents: dict[int, int] | None = None) -> list[int]:
     children: dict[int, list[int]] = {}
-    for pid, parent in _parents().items():
+    for pid, parent in (parents if parents is not None else _parents()).items():
         children.setdefault(parent, []).append(pid)
     found, queue = [], list(children.get(root, []))
     while queue:
@@ -55,9 +55,17 @@ def status_kb(pid: int) -> dict[str, int]:
     return values
 
 
-def tree_rss_kb(root: int) -> dict[int, dict[str, int]]:
+def command(pid: int, limit: int = 120) -> str:
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:limit]
+
+
+def tree_rss_kb(root: int, parents: dict[int, int] | None = None) -> dict[int, dict[str, int]]:
     tree = {}
-    for pid in [root, *descendants(root)]:
+    for pid in [root, *descendants(root, parents)]:
         values = status_kb(pid)
         if values:
             tree[pid] = values
@@ -95,7 +103,7 @@ class TreePeak:
 class Sampler:
     """Samples every watched tree a few times a second in a daemon thread."""
 
-    def __init__(self, interval: float = 0.25) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
         self.roots: dict[str, int] = {}
         self.peaks: dict[str, TreePeak] = {}
@@ -108,26 +116,44 @@ class Sampler:
             self.roots[name] = pid
             self.peaks.setdefault(name, TreePeak())
 
-    def unwatch(self, name: str) -> None:
-        """Take a last reading (VmHWM is lost once the process exits) and stop watching."""
+    def unwatch(self, name: str) -> list[dict[str, object]]:
+        """Take a last reading (VmHWM is lost once the process exits) and stop watching.
+
+        Returns the tree as it is now, one entry per process, for the results file.
+        """
         self.sample(name)
         with self._lock:
             self.roots.pop(name, None)
+            last = dict(self.peaks[name].last)
+        return [
+            {
+                "pid": pid,
+                "command": command(pid),
+                "rss_mb": round(values.get("VmRSS", 0) / 1024, 1),
+                "hwm_mb": round(values.get("VmHWM", 0) / 1024, 1),
+            }
+            for pid, values in last.items()
+        ]
 
-    def sample(self, name: str) -> None:
+    def sample(self, name: str, parents: dict[int, int] | None = None) -> None:
         with self._lock:
             pid = self.roots.get(name)
         if pid is not None:
-            tree = tree_rss_kb(pid)
+            tree = tree_rss_kb(pid, parents)
             with self._lock:
                 self.peaks[name].update(tree)
 
     def _loop(self) -> None:
+        # One scan of /proc per tick serves every watched tree: the sampler shares the CPUs
+        # with the load it measures, so it stays cheap.
         while not self._stop.wait(self.interval):
             with self._lock:
                 names = list(self.roots)
+            if not names:
+                continue
+            parents = _parents()
             for name in names:
-                self.sample(name)
+                self.sample(name, parents)
 
     def start(self) -> None:
         self._thread.start()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.memory import descendants
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LEVEL = re.compile(r"\b(ERROR|CRITICAL)\b")
+#: "sanic.exceptions.RequestCancelled", "ValueError: bad" -- the last line of a logged exception
+EXCEPTION = re.compile(r"^(\w+\.)*[A-Z]\w*(Error|Exception|Cancelled|Timeout)\b(:|$)")
 
 
 class StartupError(RuntimeError):
@@ -40,10 +47,30 @@ class Managed:
 
     def log_tail(self, lines: int = 25) -> str:
         try:
-            text = self.log_path.read_text(errors="replace")
+            text = ANSI.sub("", self.log_path.read_text(errors="replace"))
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(line for line in text.splitlines()[-lines:] if line.strip())
+
+    def error_lines(self) -> tuple[int, str | None]:
+        """Roughly how many errors the log reports, and the first one.
+
+        Counts lines with an ERROR/CRITICAL level and lines naming an exception type, and takes
+        the larger: a logged exception shows up as both when the logger is configured, and
+        only as the bare message and exception when it is not (e.g. in spawned workers).
+        """
+        try:
+            lines = ANSI.sub("", self.log_path.read_text(errors="replace")).splitlines()
+        except OSError:
+            return 0, None
+        levels = [i for i, line in enumerate(lines) if LEVEL.search(line)]
+        raised = [i for i, line in enumerate(lines) if EXCEPTION.match(line.strip())]
+        hits = levels if len(levels) >= len(raised) else raised
+        if not hits:
+            return 0, None
+        first = hits[0] if hits is levels else max(hits[0] - 1, 0)
+        example = " / ".join(line.strip() for line in lines[first : first + 2])
+        return len(hits), example[:300]
 
     def stop(self, grace: float = 8.0) -> None:
         """SIGTERM the group, wait, then SIGKILL the group and any stray descendant."""
@@ -72,9 +99,16 @@ def start(
     name: str,
     argv: Sequence[str],
     log_dir: Path,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     cwd: Path | None = None,
 ) -> Managed:
+    """Start ``argv`` in its own session; ``env`` adds variables, or removes those set to None."""
+    environment = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
     log_path = log_dir / f"{name}.log"
     log_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -83,7 +117,7 @@ def start(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env=environment,
             cwd=cwd,
             start_new_session=True,
         )
@@ -99,12 +133,20 @@ def stop(managed: Managed) -> None:
 
 
 def stop_all() -> None:
+    """Ask every server to stop at once, then make sure each one is gone."""
+    for managed in _running:
+        if managed.alive():
+            _signal_group(managed.pid, signal.SIGTERM)
     while _running:
         managed = _running.pop()
+        started = time.monotonic()
         try:
             managed.stop()
         except Exception as exc:  # cleanup must reach every process
-            print(f"warning: could not stop {managed.name}: {exc}")
+            print(f"warning: could not stop {managed.name}: {exc}", file=sys.stderr)
+        took = time.monotonic() - started
+        if took > 2:
+            print(f"warning: {managed.name} took {took:.1f}s to stop", file=sys.stderr)
 
 
 def wait_http(managed: Managed, url: str, timeout: float) -> float:

@@ -37,8 +37,27 @@ def bench_models(upstreams: Upstreams) -> list[dict[str, Any]]:
 
 
 def bare(upstreams: Upstreams) -> dict[str, Any]:
-    """A plain proxy: master-key auth only; no key store, limits, usage sinks or database."""
-    return {"auth": {"master_key": MASTER_KEY}, "models": bench_models(upstreams)}
+    """A bare proxy: the master key as the only auth method, no usage sinks, no limits."""
+    return {
+        "auth": {"master_key": MASTER_KEY, "methods": ["master_key"]},
+        "usage": {"sinks": []},
+        "models": bench_models(upstreams),
+    }
+
+
+#: Limits high enough never to refuse a benchmark request, so that their cost is measured.
+GENEROUS = 1_000_000_000
+
+
+def production(upstreams: Upstreams) -> dict[str, Any]:
+    """What a production deployment turns on: virtual-key auth (asked first), limits kept in
+    Redis, and the default usage sinks (database and Prometheus)."""
+    return {
+        "auth": {"master_key": MASTER_KEY, "methods": ["virtual_key", "master_key"]},
+        "limits": {"default_rpm": GENEROUS, "default_tpm": GENEROUS},
+        "usage": {"sinks": [{"type": "database"}, {"type": "prometheus"}]},
+        "models": bench_models(upstreams),
+    }
 
 
 @dataclass(frozen=True)
@@ -47,12 +66,23 @@ class Profile:
     summary: str
     config: Callable[[Upstreams], dict[str, Any]]
     #: Extra environment for the gateway process (for example a DSN a plugin reads).
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | None] = field(default_factory=dict)
     key: str = MASTER_KEY
+    #: Issue a virtual key through the admin API once the gateway is up, and use it.
+    virtual_key: bool = False
+    #: Needs a Redis server; the harness starts one and passes ROUTER_REDIS_URL.
+    redis: bool = False
 
 
 PROFILES: list[Profile] = [
-    Profile("bare", "bare proxy (master key only)", bare),
+    Profile("bare", "bare proxy: master key only, no usage sinks, no limits", bare),
+    Profile(
+        "production",
+        "virtual keys, limits on Redis, database and Prometheus usage sinks",
+        production,
+        virtual_key=True,
+        redis=True,
+    ),
 ]
 
 

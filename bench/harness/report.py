@@ -170,7 +170,10 @@ def ms(value: float | None, signed: bool = False) -> str:
 
 
 def ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
+    """Two significant digits below 1 (0.0042x), three above (62.3x)."""
+    if value is None:
+        return "-"
+    return f"{value:.2g}x" if abs(value) < 1 else f"{value:.3g}x"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -352,8 +355,9 @@ def markdown(results: dict[str, Any]) -> str:
     notes = list(results.get("notes", []))
     for system in results.get("systems", []):
         if system.get("unavailable"):
-            reason = system["unavailable"].strip().splitlines()
-            notes.append(f"{system['name']} unavailable: {reason[0] if reason else '?'}")
+            lines = system["unavailable"].strip().splitlines() or ["?"]
+            reason = lines[0] + (f" ... {lines[-1][:300]}" if len(lines) > 1 else "")
+            notes.append(f"{system['name']} unavailable: {reason}")
         for scenario, why in (system.get("broken") or {}).items():
             notes.append(f"{system['name']} skipped {scenario}: {why[:200]}")
     if leak.get("skipped") or leak.get("failed"):

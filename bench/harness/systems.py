@@ -49,6 +49,7 @@ class System:
     workers: int | None = None
     profile: str | None = None
     key: str | None = None
+    virtual_key: bool = False
     urls: dict[str, str] = field(default_factory=dict)
     managed: procs.Managed | None = None
     unavailable: str | None = None
@@ -57,6 +58,8 @@ class System:
     startup_seconds: float | None = None
     health_url: str | None = None
     port: int | None = None
+    #: The generated config (gateway and LiteLLM), kept in the results for reference.
+    config: dict[str, Any] | None = None
 
     def runs(self, scenario: str) -> bool:
         return self.unavailable is None and scenario in self.urls and scenario not in self.broken
@@ -70,6 +73,7 @@ class System:
             "unavailable": self.unavailable,
             "broken": self.broken,
             "startup_seconds": self.startup_seconds,
+            "config": self.config,
         }
 
 
@@ -85,6 +89,15 @@ def direct(upstreams: Upstreams) -> System:
     )
 
 
+def own_directory(work: Path, label: str) -> Path:
+    """A private working directory per server: whatever it writes relative to its working
+    directory (a SQLite file, a usage spool) stays in the run's work dir and is not shared
+    with another system under test, and no .env file from the checkout is picked up."""
+    directory = work / label
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def _proxy_urls(port: int) -> dict[str, str]:
     url = f"http://{LOOPBACK}:{port}/v1/chat/completions"
     return dict.fromkeys(SCENARIOS, url)
@@ -98,19 +111,21 @@ def launch_gateway(profile: Profile, workers: int, upstreams: Upstreams, work: P
         workers=workers,
         profile=profile.name,
         key=profile.key,
+        virtual_key=profile.virtual_key,
     )
     port = free_port()
     config = {
         "server": {"host": LOOPBACK, "port": port, "workers": workers, "access_log": False},
         **profile.config(upstreams),
     }
+    system.config = config
     config_path = work / f"gateway-{profile.name}-w{workers}.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     gateway = Path(sys.executable).parent / "gateway"
     argv = [str(gateway), "serve", "--config", str(config_path), "--port", str(port)]
     argv += ["--workers", str(workers)]
     label = f"gateway-{profile.name}-w{workers}"
-    system.managed = procs.start(label, argv, work, env=profile.env)
+    system.managed = procs.start(label, argv, work, env=profile.env, cwd=own_directory(work, label))
     system.port, system.health_url = port, f"http://{LOOPBACK}:{port}/healthz"
     return system
 
@@ -161,19 +176,20 @@ def launch_litellm(workers: int, upstreams: Upstreams, work: Path, knobs: Knobs)
         "router_settings": {"num_retries": 0},
         "general_settings": {"master_key": MASTER_KEY},
     }
+    system.config = config
     config_path = work / f"litellm-w{workers}.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     port = free_port()
     argv = [str(binary), "--config", str(config_path), "--host", LOOPBACK, "--port", str(port)]
     argv += ["--num_workers", str(workers)]
-    env = {
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_MODE": "PRODUCTION",
+    env: dict[str, str | None] = {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the cost map at start-up
+        "LITELLM_MODE": "PRODUCTION",  # no .env loading
         "LITELLM_LOG": "ERROR",
-        "DATABASE_URL": "",
-        "NO_DOCS": "True",
+        "DATABASE_URL": None,  # no database, whatever the caller's environment says
     }
-    system.managed = procs.start(f"litellm-w{workers}", argv, work, env=env, cwd=work)
+    label = f"litellm-w{workers}"
+    system.managed = procs.start(label, argv, work, env=env, cwd=own_directory(work, label))
     system.port, system.health_url = port, f"http://{LOOPBACK}:{port}/health/liveliness"
     return system
 
@@ -192,6 +208,25 @@ def wait_ready(system: System) -> None:
         return
     assert system.port is not None
     system.urls = _proxy_urls(system.port)
+    if system.virtual_key:
+        try:
+            system.key = issue_virtual_key(system.port, system.key)
+        except OSError as exc:
+            system.unavailable = f"could not issue a virtual key: {exc}"
+            procs.stop(system.managed)
+
+
+def issue_virtual_key(port: int, master_key: str) -> str:
+    """Create a key through the admin API, as an operator would, and return it."""
+    url = f"http://{LOOPBACK}:{port}/admin/api/keys"
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"name": "bench"}).encode(),
+        headers={"Authorization": f"Bearer {master_key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())["key"]
 
 
 def sanity_check(system: System) -> None:

@@ -83,7 +83,7 @@ def nginx_version() -> str:
         )
     except (OSError, procs.StartupError):
         return "unavailable"
-    return (result.stderr or result.stdout).strip().removeprefix("nginx version: ")
+    return (result.stderr or result.stdout).strip().removeprefix("nginx version: ")  # nginx/1.x
 
 
 def start_nginx(work: Path) -> tuple[procs.Managed, int]:
@@ -105,6 +105,6 @@ def start_mock(work: Path) -> tuple[procs.Managed, int]:
     port = free_port()
     script = REPO / "examples" / "mock_upstream.py"
     argv = [sys.executable, str(script), "--host", LOOPBACK, "--port", str(port)]
-    managed = procs.start("mock-upstream", argv, work)
+    managed = procs.start("mock-upstream", argv, work, cwd=work)
     procs.wait_http(managed, f"http://{LOOPBACK}:{port}/mock/stats", timeout=30)
     return managed, port

@@ -50,7 +50,8 @@ def wrk_version() -> str:
     except (OSError, RuntimeError):
         return "unavailable"
     first = (result.stdout or result.stderr).splitlines()
-    return first[0].strip() if first else "unknown"
+    # "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer" -> up to the copyright
+    return first[0].split(" Copyright")[0].strip() if first else "unknown"
 
 
 def _argv(load: Load, duration: float) -> list[str]:
