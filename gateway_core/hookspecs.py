@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from gateway_core.config import Settings
     from gateway_core.registry import Registry
+    from gateway_core.sessions.signin import SignInMethod
 
 
 @hookspec
@@ -82,6 +83,18 @@ def gateway_register_routing_strategies(strategies: Registry[type[RoutingStrateg
     Called once per process while registries are built. A model picks one with ``strategy:``
     (default ``routing.strategy``); its ``strategy_options`` are validated against the class's
     ``config_model``. Not firstresult; duplicate type names fail start-up.
+    """
+
+
+@hookspec
+def gateway_register_sign_in_methods(methods: Registry[type[SignInMethod]]) -> None:
+    """Add admin sign-in method classes (passwords, identity providers, SAML...) to ``methods``.
+
+    Called once per worker while the app is built, after every plugin's configuration has been
+    validated. A :class:`~gateway_core.sessions.SignInMethod` proves who an admin is on routes
+    of its own under ``/admin/auth``; the core then issues the session. A method is offered
+    only when its plugin is enabled and its ``enabled_flag`` (if any) is true. Not firstresult;
+    duplicate type names fail start-up.
     """
 
 

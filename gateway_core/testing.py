@@ -141,7 +141,8 @@ class GatewayProcess:
             raise RuntimeError(f"gateway did not start; its log:\n{self.log()}") from None
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def terminate(self) -> None:
