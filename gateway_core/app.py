@@ -6,6 +6,7 @@ make one per test, and each worker process makes its own through :func:`load_app
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,11 @@ from gateway_core.admin import admin_blueprint
 from gateway_core.config import Settings, load_settings
 from gateway_core.gateway import Gateway
 from gateway_core.health import health_blueprint
+from gateway_core.logs import configure_logging
 from gateway_core.metrics import build_registry, metrics_blueprint
 from gateway_core.openai_api import openai_blueprint
 from gateway_core.request_ids import HEADER, choose_request_id
+from gateway_core.usage.routes import own_usage_blueprint
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -63,6 +66,12 @@ def as_gateway_error(
         if kind is not None:
             return kind(str(exception) or "Bad request.")
     request_id = getattr(getattr(request, "ctx", None), "request_id", None)
+    if isinstance(exception, asyncio.CancelledError):
+        # The client went away; nobody will read this answer and nothing is broken.
+        log.debug("request %s cancelled by the client", request_id)
+        return errors.GatewayError(
+            "The client closed the request.", code="client_closed", status=499
+        )
     log.error("unhandled error for request %s", request_id, exc_info=exception)
     return errors.InternalError(
         f"The gateway failed to handle this request (request id {request_id})."
@@ -126,6 +135,7 @@ def create_app(
     app.blueprint(health_blueprint)
     app.blueprint(metrics_blueprint)
     app.blueprint(admin_blueprint)
+    app.blueprint(own_usage_blueprint)
     gateway.plugins.hook.gateway_register_routes(app=app, settings=settings)
 
     @app.before_server_start
@@ -145,6 +155,7 @@ def create_app(
 
 def load_app(config_path: str | None = None, overrides: dict[str, Any] | None = None) -> Sanic:
     """The factory each worker process calls: read the config, apply CLI overrides, build."""
+    configure_logging()
     settings = load_settings(config_path)
     if overrides:
         server = settings.server.model_copy(update=overrides)

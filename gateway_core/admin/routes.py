@@ -14,6 +14,7 @@ from gateway_core.codec import dumps
 from gateway_core.tenancy import permissions
 from gateway_core.tenancy import routes as tenancy_routes
 from gateway_core.tenancy.service import Actor
+from gateway_core.usage import routes as usage_routes
 
 PREFIX = "/admin/api"
 admin_blueprint = Blueprint("admin_api", url_prefix=PREFIX)
@@ -60,6 +61,7 @@ async def list_deployments(actor: Actor, *, request: Request) -> Any:
 
 
 tenancy_routes.register(admin_api)
+usage_routes.register(admin_api)
 _OPENAPI = dumps(admin_api.openapi("Gateway admin API", PREFIX))
 
 DOCS_PAGE = """<!doctype html>
