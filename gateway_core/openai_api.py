@@ -1,8 +1,7 @@
-"""The OpenAI-compatible endpoints under ``/v1``: the hot path.
+"""The OpenAI-compatible endpoints under ``/v1``: HTTP in and out of the request path.
 
-Each handler authenticates, parses the body once, checks only what routing needs, and hands a
-:class:`~gateway_core.api.ProviderCall` to the chosen deployment. Responses from the upstream
-are relayed as bytes.
+Handlers authenticate and hand the body to :mod:`gateway_core.pipeline`, which parses it once,
+routes, admits and calls the upstream; responses and streams are relayed as bytes.
 """
 
 from __future__ import annotations
@@ -119,7 +118,7 @@ async def _relay_stream(
 async def list_models(request: Request) -> HTTPResponse:
     gateway: Gateway = request.app.ctx.gateway
     identity = await gateway.authenticate(request)
-    data = [_model_object(route, gateway) for route in _visible(gateway, identity)]
+    data = [_model_object(route) for route in _visible(gateway, identity)]
     return raw(dumps({"object": "list", "data": data}), content_type=JSON)
 
 
@@ -128,7 +127,7 @@ async def get_model(request: Request, model_id: str) -> HTTPResponse:
     gateway: Gateway = request.app.ctx.gateway
     identity = await gateway.authenticate(request)
     route = gateway.router.resolve(model_id, identity)
-    return raw(dumps(_model_object(route, gateway)), content_type=JSON)
+    return raw(dumps(_model_object(route)), content_type=JSON)
 
 
 def _visible(gateway: Gateway, identity: Identity) -> list[ModelRoute]:
@@ -138,5 +137,5 @@ def _visible(gateway: Gateway, identity: Identity) -> list[ModelRoute]:
 _STARTED = int(time.time())
 
 
-def _model_object(route: ModelRoute, gateway: Gateway) -> dict[str, Any]:
+def _model_object(route: ModelRoute) -> dict[str, Any]:
     return {"id": route.name, "object": "model", "created": _STARTED, "owned_by": route.owned_by}
