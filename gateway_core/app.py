@@ -17,6 +17,7 @@ from sanic.handlers import ErrorHandler
 
 from gateway_core import errors
 from gateway_core.admin import admin_blueprint
+from gateway_core.batches.routes import install as install_batches
 from gateway_core.config import Settings, load_settings
 from gateway_core.gateway import Gateway
 from gateway_core.health import health_blueprint
@@ -141,6 +142,8 @@ def create_app(
     @app.before_server_start
     async def start_gateway(app: Sanic) -> None:
         await gateway.start(app)
+
+    install_batches(app, gateway)  # after start_gateway: its listeners need the database
 
     @app.before_server_stop
     async def begin_draining(app: Sanic) -> None:

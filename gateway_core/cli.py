@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from gateway_core import __version__
+from gateway_core.batches.cli import add_batch_commands
 from gateway_core.cli_admin import add_admin_commands
 from gateway_core.cli_ops import add_operator_commands
 from gateway_core.config import CONFIG_ENV, ConfigError, find_config_file, load_settings
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_operator_commands(commands, with_config)
     add_admin_commands(commands, with_config)
+    add_batch_commands(commands, with_config)
     return parser
 
 

@@ -296,6 +296,18 @@ class UsageSettings(_Strict):
     spool_dir: str = "usage-spool"
 
 
+class BatchSettings(_Strict):
+    """The Files and Batches API and its worker (see docs/batches.md)."""
+
+    storage: str = "local"
+    storage_dir: str = "batch-files"
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    worker_concurrency: int = Field(4, ge=1, le=256)
+    lease_duration: Duration = Field(300.0, gt=0)
+    poll_interval: Duration = Field(1.0, gt=0)
+    in_process_worker: bool = True
+
+
 class PluginEntry(_Strict):
     enabled: bool = True
     config: dict[str, Any] = Field(default_factory=dict)
@@ -338,6 +350,7 @@ class Settings(_Strict):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     limits: LimitDefaults = Field(default_factory=LimitDefaults)
     usage: UsageSettings = Field(default_factory=UsageSettings)
+    batches: BatchSettings = Field(default_factory=BatchSettings)
     plugins: Annotated[dict[str, PluginEntry], BeforeValidator(_normalise_plugins)] = Field(
         default_factory=dict
     )

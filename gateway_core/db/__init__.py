@@ -14,7 +14,12 @@ from tortoise import BaseDBAsyncClient, Tortoise
 
 from gateway_core.config import DatabaseSettings
 
-MODEL_MODULES = ["gateway_core.tenancy.models", "gateway_core.usage.models", "aerich.models"]
+MODEL_MODULES = [
+    "gateway_core.tenancy.models",
+    "gateway_core.usage.models",
+    "gateway_core.batches.models",
+    "aerich.models",
+]
 APP = "models"
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
