@@ -166,8 +166,9 @@ class UpstreamClient:
                 yield response
             return
         try:
+            # Adapters pass URLs already encoded ("%3A" in a model id must stay "%3A").
             async with self.session.request(
-                method, url, headers=headers, data=content, timeout=timeout
+                method, URL(url, encoded=True), headers=headers, data=content, timeout=timeout
             ) as raw:
                 response = UpstreamResponse(raw, url)
                 yield response

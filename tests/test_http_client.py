@@ -156,3 +156,13 @@ def test_regrouped_events_are_whole_and_lossless(payloads: list[str], cuts: list
     for group in groups:
         assert group.endswith(b"\n\n")
         assert all(event.startswith(b"data: ") for event in group[:-2].split(b"\n\n"))
+
+
+def test_unsigned_requests_keep_the_path_encoding() -> None:
+    async def check(client: UpstreamClient, base: str) -> None:
+        url = f"{base}/model/us.anthropic.claude%3A0/invoke"
+        async with client.request("POST", url, content=b"{}", timeouts=FAST) as response:
+            seen = orjson.loads(await response.read())
+        assert seen["raw_path"] == "/model/us.anthropic.claude%3A0/invoke"
+
+    asyncio.run(with_server(check))
