@@ -26,8 +26,11 @@ from gateway_core.errors import (
     UpstreamError,
     UpstreamRateLimited,
     UpstreamTimeout,
+    retry_after_header,
 )
 from gateway_core.http import UpstreamClient, UpstreamResponse
+from gateway_core.limits.charges import Hold, Outcome, Period, Refusal, Window
+from gateway_core.limits.request import LimitRequest
 
 if TYPE_CHECKING:
     from sanic import Request, Sanic
@@ -40,14 +43,19 @@ __all__ = [
     "AuthenticationFailed",
     "EmptyConfig",
     "GatewayError",
+    "Hold",
     "Identity",
     "InvalidRequest",
+    "LimitRequest",
     "LimitStrategy",
+    "Outcome",
+    "Period",
     "PermissionDenied",
     "ProviderAdapter",
     "ProviderCall",
     "ProviderReply",
     "RateLimited",
+    "Refusal",
     "RoutingStrategy",
     "Timeouts",
     "UpstreamClient",
@@ -57,6 +65,7 @@ __all__ = [
     "UpstreamTimeout",
     "UsageEvent",
     "UsageSink",
+    "Window",
 ]
 
 
@@ -282,14 +291,79 @@ class UsageSink:
 
 
 class LimitStrategy:
-    """Decides whether a request may start, and settles what it really used afterwards.
+    """Says what one request takes from a limit, and what it really used afterwards.
 
-    The admission API is defined by the limits capability; a strategy is registered and
-    configured like every other plugin class.
+    A deployer configures a limit as a *rule*: a strategy, a scope and a number,
+    ``{strategy: rpm, scope: team, limit: 600}``. Scopes are ``key`` (the caller's
+    ``identity.subject``), ``team``, ``model`` (the public model asked for), ``deployment``
+    (checked before each attempt on it) and ``global``; one counter exists per scope value. The
+    rule's other keys are the strategy's options, validated against ``config_model``; one
+    instance is built per rule, at start-up.
+
+    Contract:
+
+    * ``charge(request)`` runs on every request the rule applies to and returns what the
+      request takes: a :class:`Window` (counted for so many seconds: rate limits), a
+      :class:`Hold` (held while the request runs, then replaced by what ``settle`` returns:
+      concurrency, budgets, calendar-period quotas) or ``None`` (this request does not count).
+      It must be pure arithmetic on the :class:`LimitRequest` (no I/O): the engine checks and
+      reserves every charge of a request, across all rules, in one atomic backend operation.
+    * ``settle(reserved, outcome)`` returns the amount the request really used, replacing the
+      reservation (a refund when smaller). The default keeps the reservation.
+    * Amounts and limits are integers in the strategy's unit. ``units(value)`` converts a
+      configured or per-key limit into it (a budget's dollars into millionths), ``format(units)``
+      back for messages.
+    * ``overrides`` maps a scope to the field of ``identity.metadata["limits"]`` holding a
+      per-key or per-team limit from the database (``{"key": "rpm", "team": "team_rpm"}``): when
+      set, it replaces the rule's ``limit`` for that caller. A rule without a ``limit`` applies
+      only to callers with an override.
+    * ``alert_at(limit)`` gives a soft threshold: the settlement that first reaches it logs a
+      warning and raises an alert, once per counter and period across all instances.
+    * ``refuse(refusal)`` words the error the client gets (429 ``rate_limit_exceeded`` with
+      ``Retry-After`` by default; budgets answer ``insufficient_quota``).
+    * ``header`` (``"requests"`` or ``"tokens"``) makes window limits report in the
+      ``x-ratelimit-*-requests``/``-tokens`` response headers; the tightest limit is reported.
+    * ``needs_usage`` asks the gateway to measure real token usage (streams then request it
+      from the upstream on the client's behalf).
     """
 
     type_name: ClassVar[str] = ""
     config_model: ClassVar[type[BaseModel]] = EmptyConfig
+    #: What is limited, for messages: "requests per minute (rpm)".
+    label: ClassVar[str] = ""
+    header: ClassVar[str | None] = None
+    needs_usage: ClassVar[bool] = False
+    overrides: ClassVar[Mapping[str, str]] = {}
+    #: Scopes a rule of this strategy may use.
+    scopes: ClassVar[frozenset[str]] = frozenset({"key", "team", "model", "deployment", "global"})
 
     def __init__(self, config: Any) -> None:
         self.config = config
+
+    def units(self, value: Decimal | int) -> int:
+        return int(value)
+
+    def format(self, units: int) -> str:
+        return str(units)
+
+    def charge(self, request: LimitRequest) -> Window | Hold | None:
+        raise NotImplementedError
+
+    def settle(self, reserved: int, outcome: Outcome) -> int:
+        return reserved
+
+    def alert_at(self, limit: int) -> int:
+        """A threshold (in units) whose first crossing per counter raises an alert: a budget's
+        soft limit. 0 for none. Only amounts a :class:`Hold` keeps at settlement count."""
+        return 0
+
+    def refuse(self, refusal: Refusal) -> GatewayError:
+        what = self.label or self.type_name
+        retry = refusal.retry_after
+        wait = f" Please try again in {retry_after_header(retry)}s." if retry is not None else ""
+        message = (
+            f"Rate limit reached for {refusal.holder} on {what}: "
+            f"Limit {self.format(refusal.limit)}, Used {self.format(refusal.used)}, "
+            f"Requested {self.format(refusal.requested)}.{wait}"
+        )
+        return RateLimited(message, retry_after=retry)

@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from dotenv import dotenv_values
@@ -192,9 +193,43 @@ class RedisSettings(_Strict):
         return self.url is not None
 
 
+class LimitRule(BaseModel):
+    """One limit: a strategy counted per scope (``key``, ``team``, ``model``, ``deployment``,
+    ``global``).
+
+    Keys not declared here are the strategy's own options (a budget's ``period``...), validated
+    against its ``config_model`` when the limits engine is built.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    strategy: str
+    scope: Literal["key", "team", "model", "deployment", "global"]
+    limit: Decimal | None = Field(None, ge=0)
+    models: list[str] = Field(default_factory=list)
+
+    def strategy_options(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
 class LimitDefaults(_Strict):
     default_rpm: int | None = Field(None, ge=0)
     default_tpm: int | None = Field(None, ge=0)
+    rules: list[LimitRule] = Field(default_factory=list)
+    failure_mode: Literal["open", "closed"] = "open"
+    timeout: Duration = Field(0.5, gt=0)
+    lease_ttl: Duration = Field(30.0, gt=0)
+    default_max_tokens: int = Field(4096, ge=1)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
 
 
 class DeploymentLimits(_Strict):

@@ -20,10 +20,12 @@ from gateway_core.db.migrations import apply_migrations
 from gateway_core.errors import AuthenticationFailed
 from gateway_core.http import UpstreamClient
 from gateway_core.limits import LimitsEngine
+from gateway_core.limits.build import build_limits
 from gateway_core.plugins import GatewayPlugins, build_plugins
 from gateway_core.registry import RegistryError
 from gateway_core.routing import ModelSpec, RouteExecutor, Router, resolve_models
-from gateway_core.shared import SharedState, build_shared_state
+from gateway_core.sessions.setup import AdminAuth
+from gateway_core.shared import InProcessState, SharedState, build_shared_state
 from gateway_core.tenancy import repository as tenancy_repo
 from gateway_core.tenancy.key_cache import KeyCache
 from gateway_core.tenancy.service import TenancyService, load_key_record
@@ -94,6 +96,7 @@ def check_settings(
     models = resolve_models(settings, plugins.registries)
     build_auth_chain(settings, plugins)
     resolve_sinks(settings, plugins.registries)
+    AdminAuth.build(settings, plugins, InProcessState())  # sign-in flags, plugins and secret agree
     return plugins, models
 
 
@@ -114,7 +117,9 @@ class Gateway:
         self.draining = False
         self.key_cache: KeyCache | None = None
         self.tenancy: TenancyService | None = None
-        self.limits = LimitsEngine()
+        self.limits: LimitsEngine = build_limits(
+            settings, self.plugins.registries, self.models, self.shared
+        )
         self.usage = build_recorder(settings, resolve_sinks(settings, self.plugins.registries))
         self.pricing = PriceTable(
             {spec.id: spec.price for model in self.models for spec in model.deployments}
@@ -164,6 +169,7 @@ class Gateway:
         self.key_cache = KeyCache(secret.encode(), load_key_record, ttl)
         self.key_cache.attach(self.shared)
         await self.shared.start()
+        await self.limits.start()
         await self.usage.start()
         self.tenancy = TenancyService(self.key_cache, self.shared)
         self.readiness_checks["database"] = self._database_ping
@@ -175,6 +181,7 @@ class Gateway:
 
     async def close_storage(self) -> None:
         await self.usage.close(self.settings.server.graceful_shutdown)
+        await self.limits.close()
         await self.shared.close()
         await db.close()
 

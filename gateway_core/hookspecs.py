@@ -62,8 +62,12 @@ def gateway_register_auth_methods(auth_methods: Registry[type[AuthMethod]]) -> N
 def gateway_register_limit_strategies(strategies: Registry[type[LimitStrategy]]) -> None:
     """Add limit strategy classes (requests per minute, tokens, budgets...) to ``strategies``.
 
-    Called once per process while registries are built. Not firstresult; duplicate type names
-    fail start-up.
+    Called once per process while registries are built. A deployer uses a class in a rule,
+    ``limits.rules: [{strategy: <type_name>, scope: key, limit: 100, ...options}]``; the options
+    are validated against its ``config_model`` and one instance is built per rule. The built-in
+    ``rpm``, ``tpm``, ``parallel`` and ``budget`` are registered through this hook too. What a
+    strategy implements is described on :class:`~gateway_core.api.LimitStrategy`. Not
+    firstresult; duplicate type names fail start-up.
     """
 
 

@@ -91,6 +91,46 @@ class UsageCollector(Collector):
         yield from process_metrics().collect()
 
 
+class LimitsCollector(Collector):
+    """Refusals, soft-limit alerts and limits-backend failures of this worker."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def collect(self) -> Iterator[Metric]:
+        stats = getattr(self.gateway.limits, "stats", None)
+        if stats is None:
+            return
+        refused = CounterMetricFamily(
+            "gateway_limits_refused", "Requests refused by a limit", labels=["strategy", "scope"]
+        )
+        for (strategy, scope), count in sorted(stats.refused.items()):
+            refused.add_metric([strategy, scope], count)
+        alerts = CounterMetricFamily(
+            "gateway_limits_alerts", "Soft limits crossed", labels=["strategy", "scope"]
+        )
+        for (strategy, scope), count in sorted(stats.alerts.items()):
+            alerts.add_metric([strategy, scope], count)
+        errors = CounterMetricFamily(
+            "gateway_limits_backend_errors",
+            "Limits backend operations that failed, or were skipped during an outage",
+            labels=["operation"],
+        )
+        for operation, count in sorted(stats.backend_errors.items()):
+            errors.add_metric([operation], count)
+        yield from (refused, alerts, errors)
+        yield CounterMetricFamily(
+            "gateway_limits_failed_open",
+            "Requests let through without checking limits: the backend was unavailable",
+            value=stats.failed_open,
+        )
+        yield CounterMetricFamily(
+            "gateway_limits_failed_closed",
+            "Requests refused with 503: the limits backend was unavailable",
+            value=stats.failed_closed,
+        )
+
+
 def build_registry(gateway: Gateway) -> CollectorRegistry:
     """Routing state of this worker, and usage series of every worker.
 
@@ -99,6 +139,7 @@ def build_registry(gateway: Gateway) -> CollectorRegistry:
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RoutingCollector(gateway))
+    registry.register(LimitsCollector(gateway))
     if os.environ.get(MULTIPROCESS_ENV):
         multiprocess.MultiProcessCollector(registry)
     else:

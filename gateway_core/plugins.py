@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "master_key": "gateway_core.builtins.master_key",
     "virtual_keys": "gateway_core.builtins.virtual_keys",
     "routing": "gateway_core.builtins.routing_strategies",
+    "limits": "gateway_core.builtins.limit_strategies",
     "usage_sinks": "gateway_core.builtins.usage_sinks",
     "admin_sessions": "gateway_core.sessions.plugin",
 }

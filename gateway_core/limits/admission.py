@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway_core.pipeline import Exchange
@@ -16,7 +16,8 @@ class Admission:
     """What admission reserved for one request.
 
     ``headers`` are sent to the client (``x-ratelimit-*``). ``acquire`` is asked before each
-    attempt on a deployment (deployment-scope limits; ``False`` skips that deployment) and
+    attempt on a deployment (deployment-scope limits; ``False`` skips that deployment; when no
+    deployment that could serve the request is left, it raises the 429 naming their limits) and
     ``attempt_finished`` is told how the attempt ended. ``settle`` is called exactly once, with
     the real usage and cost when known (``None`` when the request failed before any answer).
     """
@@ -49,6 +50,10 @@ class LimitsEngine:
 
     async def admit(self, exchange: Exchange) -> Admission:
         return UNLIMITED
+
+    def on_alert(self, handler: Callable[[Any], None]) -> None:
+        """Call ``handler(alert)`` when a soft limit is crossed (a ``limits.alerts.LimitAlert``);
+        an engine without soft limits never calls it."""
 
     async def start(self) -> None:
         """Per-worker start (scripts loaded, connections opened)."""
