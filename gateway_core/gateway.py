@@ -7,6 +7,7 @@ handlers only read it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import secrets
@@ -20,7 +21,9 @@ from gateway_core.db.migrations import apply_migrations
 from gateway_core.errors import AuthenticationFailed
 from gateway_core.http import UpstreamClient
 from gateway_core.limits import LimitsEngine
+from gateway_core.limits.alerts import LimitAlert
 from gateway_core.limits.build import build_limits
+from gateway_core.limits.rules import resolve_rules
 from gateway_core.plugins import GatewayPlugins, build_plugins
 from gateway_core.registry import RegistryError
 from gateway_core.routing import ModelSpec, RouteExecutor, Router, resolve_models
@@ -97,6 +100,7 @@ def check_settings(
     build_auth_chain(settings, plugins)
     resolve_sinks(settings, plugins.registries)
     AdminAuth.build(settings, plugins, InProcessState())  # sign-in flags, plugins and secret agree
+    resolve_rules(settings, plugins.registries)
     return plugins, models
 
 
@@ -114,6 +118,7 @@ class Gateway:
         self.executor = RouteExecutor(self.router, settings.routing)
         self.shared: SharedState = build_shared_state(settings.redis)
         self.readiness_checks: dict[str, ReadinessCheck] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.draining = False
         self.key_cache: KeyCache | None = None
         self.tenancy: TenancyService | None = None
@@ -170,11 +175,20 @@ class Gateway:
         self.key_cache.attach(self.shared)
         await self.shared.start()
         await self.limits.start()
+        self.limits.on_alert(self._forward_alert)
         await self.usage.start()
         self.tenancy = TenancyService(self.key_cache, self.shared)
         self.readiness_checks["database"] = self._database_ping
         if self.shared.distributed:
             self.readiness_checks["redis"] = self.shared.ping
+
+    def _forward_alert(self, alert: LimitAlert) -> None:
+        """A soft limit was crossed: tell the usage sinks (webhooks notify people)."""
+        task = asyncio.get_running_loop().create_task(
+            self.usage.alert({"kind": "limit_soft_threshold", **dataclasses.asdict(alert)})
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _database_ping(self) -> None:
         await db.connection(self.settings.database).execute_query("SELECT 1")

@@ -342,3 +342,17 @@ def test_schemathesis_finds_no_server_error_and_no_off_schema_response(
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "passed" in result.stdout
+
+
+def test_team_budget_and_time_zone(gateway: GatewayProcess) -> None:
+    team = admin(
+        gateway,
+        "POST",
+        "/teams",
+        json={"name": "zoned", "budget_usd": "250.5", "timezone": "Asia/Kathmandu"},
+    )
+    assert team.status_code == 201, team.text
+    assert team.json()["timezone"] == "Asia/Kathmandu"
+    assert float(team.json()["budget_usd"]) == 250.5
+    bad = admin(gateway, "PATCH", f"/teams/{team.json()['id']}", json={"timezone": "Mars/Base"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "timezone"

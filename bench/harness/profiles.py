@@ -40,6 +40,7 @@ def bare(upstreams: Upstreams) -> dict[str, Any]:
     """A bare proxy: the master key as the only auth method, no usage sinks, no limits."""
     return {
         "auth": {"master_key": MASTER_KEY, "methods": ["master_key"]},
+        "plugins": {"limits": False},
         "usage": {"sinks": []},
         "models": bench_models(upstreams),
     }

@@ -62,7 +62,12 @@ class RedisState(SharedState):
         await self.client.publish(channel, message)
 
     async def ping(self) -> None:
-        await self.client.ping()
+        """After an outage the first command on a pooled connection finds it dead; the pool
+        then replaces it, so one failure is retried before readiness is refused."""
+        try:
+            await self.client.ping()
+        except (RedisError, OSError):
+            await self.client.ping()
 
     async def set(self, key: str, value: str, ttl: float, *, only_if_absent: bool = False) -> bool:
         stored = await self.client.set(key, value, px=_millis(ttl), nx=only_if_absent)

@@ -38,6 +38,10 @@ class Team(Model):
     rpm_limit = fields.IntField(null=True)
     tpm_limit = fields.IntField(null=True)
     parallel_limit = fields.IntField(null=True)
+    #: Spend budget of the whole team in USD, per the period its budget rules name.
+    budget_usd = fields.DecimalField(max_digits=14, decimal_places=6, null=True)
+    #: IANA zone in which the team's budget periods (day, week, month) reset.
+    timezone = fields.CharField(max_length=64, null=True)
     metadata = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 Role = Literal["admin", "viewer", "team_admin"]
 Limit = Field(default=None, ge=0, le=10**9)
@@ -22,12 +23,27 @@ class Body(BaseModel):
 # -- teams -------------------------------------------------------------------------------
 
 
+def _known_zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name") from None
+    return value
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+Budget = Field(default=None, ge=0, max_digits=14, decimal_places=6)
+
+
 class TeamCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     allowed_models: list[str] = Field(default_factory=list, max_length=1000)
     rpm_limit: int | None = Limit
     tpm_limit: int | None = Limit
     parallel_limit: int | None = Limit
+    budget_usd: Decimal | None = Budget
+    timezone: TimeZone | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -39,6 +55,8 @@ class TeamUpdate(Body):
     rpm_limit: int | None = Limit
     tpm_limit: int | None = Limit
     parallel_limit: int | None = Limit
+    budget_usd: Decimal | None = Budget
+    timezone: TimeZone | None = None
     metadata: dict[str, Any] = None  # type: ignore[assignment]
 
 
@@ -50,6 +68,8 @@ class TeamOut(BaseModel):
     rpm_limit: int | None
     tpm_limit: int | None
     parallel_limit: int | None
+    budget_usd: Decimal | None
+    timezone: str | None
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime

@@ -442,6 +442,8 @@ async def load_key_record(key_hash: str) -> KeyRecord | None:
                 "team_rpm": team.rpm_limit if team is not None else None,
                 "team_tpm": team.tpm_limit if team is not None else None,
                 "team_parallel": team.parallel_limit if team is not None else None,
+                "team_budget_usd": team.budget_usd if team is not None else None,
+                "timezone": team.timezone if team is not None else None,
             },
         },
     )
