@@ -220,7 +220,9 @@ def main() -> int:
     parser.add_argument("--render", type=Path, help="print the report of a saved results file")
     args = parser.parse_args()
     if args.render:
-        print(report.markdown(json.loads(args.render.read_text())))
+        saved = json.loads(args.render.read_text())
+        report.derive(saved)  # today's target definitions, applied to the saved figures
+        print(report.markdown(saved))
         return 0
 
     knobs = read_knobs()
