@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import redis.asyncio as redis
-
 from gateway_core.limits.admission import LimitsEngine
 from gateway_core.limits.backend import LimitBackend
 from gateway_core.limits.engine import StrategyLimitsEngine
@@ -13,29 +11,12 @@ from gateway_core.limits.memory import InProcessLimits
 from gateway_core.limits.redis_backend import RedisLimits
 from gateway_core.limits.rules import resolve_rules
 from gateway_core.shared import SharedState
-
-#: Socket timeouts of the limits pool; each call is bounded sooner by ``limits.timeout``.
-SOCKET_TIMEOUT = 2.0
+from gateway_core.shared.redis_backend import redis_client
 
 if TYPE_CHECKING:
-    from gateway_core.config import RedisSettings, Settings
+    from gateway_core.config import Settings
     from gateway_core.plugins import Registries
     from gateway_core.routing.table import ModelSpec
-
-
-def redis_client(settings: RedisSettings) -> redis.Redis:
-    """A pool of its own (``redis.url``, ``redis.db``, ``redis.pool_size``): admission traffic
-    neither waits behind nor crowds out pub/sub and readiness pings."""
-    assert settings.url is not None
-    options: dict[str, object] = {
-        "db": settings.db,
-        "socket_timeout": SOCKET_TIMEOUT,
-        "socket_connect_timeout": SOCKET_TIMEOUT,
-        "health_check_interval": 15,
-    }
-    if settings.pool_size is not None:
-        options["max_connections"] = settings.pool_size
-    return redis.from_url(settings.url.get_secret_value(), **options)
 
 
 def build_limits(
@@ -53,6 +34,7 @@ def build_limits(
     if not rules:
         return LimitsEngine()
     backend: LimitBackend = (
+        # A pool of its own: admissions neither wait behind nor crowd out pub/sub and pings.
         RedisLimits(redis_client(settings.redis), owns_client=True)
         if shared.distributed and settings.redis.enabled
         else InProcessLimits()

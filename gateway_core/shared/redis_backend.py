@@ -24,21 +24,27 @@ return count
 SOCKET_TIMEOUT = 2.0
 
 
+def redis_client(settings: RedisSettings) -> redis.Redis:
+    """A connection pool from ``redis.url``, ``redis.db`` and ``redis.pool_size``, with short
+    socket timeouts so that no request hangs on an unreachable server."""
+    assert settings.url is not None
+    options: dict[str, object] = {
+        "db": settings.db,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": SOCKET_TIMEOUT,
+        "health_check_interval": 15,
+    }
+    if settings.pool_size is not None:
+        options["max_connections"] = settings.pool_size
+    return redis.from_url(settings.url.get_secret_value(), **options)
+
+
 class RedisState(SharedState):
     distributed = True
 
     def __init__(self, settings: RedisSettings) -> None:
         super().__init__()
-        assert settings.url is not None
-        options: dict[str, object] = {
-            "db": settings.db,
-            "socket_timeout": SOCKET_TIMEOUT,
-            "socket_connect_timeout": SOCKET_TIMEOUT,
-            "health_check_interval": 15,
-        }
-        if settings.pool_size is not None:
-            options["max_connections"] = settings.pool_size
-        self.client: redis.Redis = redis.from_url(settings.url.get_secret_value(), **options)
+        self.client: redis.Redis = redis_client(settings)
         self._incr_script = self.client.register_script(INCR_WITH_TTL)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
