@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 
 import redis.asyncio as redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from gateway_core.config import RedisSettings
@@ -15,6 +17,9 @@ from gateway_core.shared.base import SharedState
 log = logging.getLogger("gateway.redis")
 
 RECONNECT_DELAY = 0.5
+HEARTBEAT_CHANNEL = "gw:heartbeat"
+HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_TIMEOUT = 3.0
 # Increment and, for a new counter, set its expiry: atomically, in one round trip.
 INCR_WITH_TTL = """
 local count = redis.call('INCR', KEYS[1])
@@ -94,30 +99,53 @@ class RedisState(SharedState):
         return int(await self._incr_script(keys=[key], args=[_millis(ttl)]))
 
     async def _listen(self) -> None:
-        """Deliver messages; after any interruption, reset subscribers and reconnect."""
+        """Deliver messages; after any interruption, reset subscribers and reconnect.
+
+        A subscription can also die silently (a server restarted under a connection that the
+        client library quietly re-established without our channels). A heartbeat published on
+        our own channel every second proves the subscription alive; when it stops arriving,
+        the listener starts over as after an error.
+        """
         first = True
+        heartbeat = f"{HEARTBEAT_CHANNEL}:{os.getpid()}:{id(self)}"
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*self._handlers)
+                await pubsub.subscribe(heartbeat, *self._handlers)
                 if not first:
                     log.info("redis pub/sub reconnected; dropping caches that may be stale")
                     self._reset()
                 first = False
                 self._subscribed.set()
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message["type"] == "message":
-                        self._deliver(_text(message["channel"]), _text(message["data"]))
+                await self._receive(pubsub, heartbeat)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # any failure: the subscription can no longer be trusted
                 log.warning("redis pub/sub interrupted (%s); reconnecting", type(exc).__name__)
                 self._reset()
                 await asyncio.sleep(RECONNECT_DELAY)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+
+    async def _receive(self, pubsub: PubSub, heartbeat: str) -> None:
+        loop = asyncio.get_running_loop()
+        last_beat = next_beat = loop.time()
+        while True:
+            now = loop.time()
+            if now >= next_beat:
+                await self.client.publish(heartbeat, "beat")
+                next_beat = now + HEARTBEAT_INTERVAL
+            if now - last_beat > HEARTBEAT_TIMEOUT:
+                raise ConnectionError("the pub/sub heartbeat stopped arriving")
+            message = await pubsub.get_message(timeout=HEARTBEAT_INTERVAL / 2)
+            if message is None or message["type"] != "message":
+                continue
+            channel = _text(message["channel"])
+            if channel == heartbeat:
+                last_beat = loop.time()
+            else:
+                self._deliver(channel, _text(message["data"]))
 
 
 def _millis(seconds: float) -> int:
