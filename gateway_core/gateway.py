@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gateway_core import db
 from gateway_core.api import AuthMethod, Identity
 from gateway_core.config import ConfigError, Settings
+from gateway_core.db.lifetime import expire_periodically
 from gateway_core.db.migrations import apply_migrations
 from gateway_core.errors import AuthenticationFailed
 from gateway_core.http import UpstreamClient
@@ -179,6 +180,7 @@ class Gateway:
         await self.usage.start()
         self.tenancy = TenancyService(self.key_cache, self.shared)
         self.readiness_checks["database"] = self._database_ping
+        self._keep(asyncio.get_running_loop().create_task(expire_periodically(database)))
         if self.shared.distributed:
             self.readiness_checks["redis"] = self.shared.ping
 
@@ -187,6 +189,10 @@ class Gateway:
         task = asyncio.get_running_loop().create_task(
             self.usage.alert({"kind": "limit_soft_threshold", **dataclasses.asdict(alert)})
         )
+        self._keep(task)
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a background task until it ends (and cancel it at shutdown)."""
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -194,6 +200,8 @@ class Gateway:
         await db.connection(self.settings.database).execute_query("SELECT 1")
 
     async def close_storage(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         await self.usage.close(self.settings.server.graceful_shutdown)
         await self.limits.close()
         await self.shared.close()

@@ -46,6 +46,14 @@ def bare(upstreams: Upstreams) -> dict[str, Any]:
     }
 
 
+def sinks(upstreams: Upstreams) -> dict[str, Any]:
+    """The bare proxy plus three usage sinks (database, jsonl, Prometheus): compared with
+    ``bare``, it isolates what recording usage costs a request."""
+    config = bare(upstreams)
+    config["usage"] = {"sinks": [{"type": "database"}, {"type": "jsonl"}, {"type": "prometheus"}]}
+    return config
+
+
 #: Limits high enough never to refuse a benchmark request, so that their cost is measured.
 GENEROUS = 1_000_000_000
 
@@ -77,6 +85,7 @@ class Profile:
 
 PROFILES: list[Profile] = [
     Profile("bare", "bare proxy: master key only, no usage sinks, no limits", bare),
+    Profile("sinks", "bare plus database, jsonl and Prometheus usage sinks", sinks),
     Profile(
         "production",
         "virtual keys, limits on Redis, database and Prometheus usage sinks",
