@@ -6,11 +6,13 @@ gateway process to forget what it cached about the keys it touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from gateway_core.api import Identity
@@ -122,6 +124,33 @@ class TenancyService:
         self.key_cache.handle(message)
         await broadcast(self.shared, message)
 
+    async def _save(
+        self,
+        actor: Actor,
+        action: str,
+        record: Model,
+        describe: Callable[[Any], dict[str, Any]],
+        *,
+        team_id: str | None,
+        before: dict[str, Any] | None,
+        connection: Any,
+    ) -> dict[str, Any]:
+        """Insert or update ``record`` and write its audit entry in the same transaction."""
+        await record.save(using_db=connection)
+        after = describe(record)
+        target_type = after["object"]
+        await self._audit(
+            actor,
+            action,
+            target_type,
+            str(record.pk),
+            team_id=team_id,
+            before=before,
+            after=after,
+            connection=connection,
+        )
+        return after
+
     # -- teams ----------------------------------------------------------------------------
 
     async def create_team(self, actor: Actor, body: TeamCreate) -> dict[str, Any]:
@@ -129,24 +158,20 @@ class TenancyService:
         if await repo.find_team_by_name(body.name) is not None:
             raise Conflict(f"A team named '{body.name}' already exists.", param="name")
         async with in_transaction() as connection:
+            team = Team(**body.model_dump())
             try:
-                team = await Team.create(**body.model_dump(), using_db=connection)
+                return await self._save(
+                    actor,
+                    "team.create",
+                    team,
+                    team_out,
+                    team_id=team.id,
+                    before=None,
+                    connection=connection,
+                )
             except IntegrityError:
-                raise Conflict(
-                    f"A team named '{body.name}' already exists.", param="name"
-                ) from None
-            after = team_out(team)
-            await self._audit(
-                actor,
-                "team.create",
-                "team",
-                team.id,
-                team_id=team.id,
-                before=None,
-                after=after,
-                connection=connection,
-            )
-        return after
+                message = f"A team named '{body.name}' already exists."
+                raise Conflict(message, param="name") from None
 
     async def list_teams(self, actor: Actor, limit: int, after: str | None) -> Page:
         scope = perm.team_scope(actor.identity)
@@ -165,20 +190,17 @@ class TenancyService:
             before = team_out(team)
             team.update_from_dict(changes)
             try:
-                await team.save(using_db=connection)
+                after = await self._save(
+                    actor,
+                    "team.update",
+                    team,
+                    team_out,
+                    team_id=team.id,
+                    before=before,
+                    connection=connection,
+                )
             except IntegrityError:
                 raise Conflict("Another team already has that name.", param="name") from None
-            after = team_out(team)
-            await self._audit(
-                actor,
-                "team.update",
-                "team",
-                team.id,
-                team_id=team.id,
-                before=before,
-                after=after,
-                connection=connection,
-            )
         await self._forget(f"team:{team_id}")
         return after
 
@@ -220,25 +242,21 @@ class TenancyService:
         if team_id is not None:
             await self._team(team_id)
         secret = generate_key()
-        fields = body.model_dump(exclude={"team_id"})
+        key = ApiKey(
+            **body.model_dump(exclude={"team_id"}),
+            team_id=team_id,
+            key_hash=self.key_cache.hash(secret),
+            display_prefix=display_prefix(secret),
+            created_by=actor.identity.subject,
+        )
         async with in_transaction() as connection:
-            key = await ApiKey.create(
-                **fields,
-                team_id=team_id,
-                key_hash=self.key_cache.hash(secret),
-                display_prefix=display_prefix(secret),
-                created_by=actor.identity.subject,
-                using_db=connection,
-            )
-            after = key_out(key)
-            await self._audit(
+            after = await self._save(
                 actor,
                 "key.create",
-                "api_key",
-                key.id,
+                key,
+                key_out,
                 team_id=team_id,
                 before=None,
-                after=after,
                 connection=connection,
             )
         return {**after, "key": secret}
@@ -286,23 +304,15 @@ class TenancyService:
     ) -> dict[str, Any]:
         async with in_transaction() as connection:
             key = await self._key(key_id)
-            perm.require_key_manager(actor.identity, key.team_id)  # type: ignore[attr-defined]
+            team_id = key.team_id  # type: ignore[attr-defined]
+            perm.require_key_manager(actor.identity, team_id)
             if not allow_revoked and key.revoked_at is not None:
                 raise Conflict("A revoked key cannot be rotated; create a new key instead.")
             old_hash = key.key_hash
             before = key_out(key)
             key.update_from_dict(changes)
-            await key.save(using_db=connection)
-            after = key_out(key)
-            await self._audit(
-                actor,
-                action,
-                "api_key",
-                key.id,
-                team_id=key.team_id,  # type: ignore[attr-defined]
-                before=before,
-                after=after,
-                connection=connection,
+            after = await self._save(
+                actor, action, key, key_out, team_id=team_id, before=before, connection=connection
             )
         await self._forget(f"key:{old_hash}")
         return after
@@ -323,22 +333,17 @@ class TenancyService:
             await self._team(body.team_id)
         if await repo.find_user_by_email(email) is not None:
             raise Conflict(f"An admin user with email '{email}' already exists.", param="email")
+        user = AdminUser(email=email, role=body.role, team_id=body.team_id)
         async with in_transaction() as connection:
-            user = await AdminUser.create(
-                email=email, role=body.role, team_id=body.team_id, using_db=connection
-            )
-            after = user_out(user)
-            await self._audit(
+            return await self._save(
                 actor,
                 "user.create",
-                "admin_user",
-                user.id,
+                user,
+                user_out,
                 team_id=body.team_id,
                 before=None,
-                after=after,
                 connection=connection,
             )
-        return after
 
     async def list_users(self, actor: Actor, limit: int, after: str | None) -> Page:
         scope = perm.team_scope(actor.identity)
@@ -362,19 +367,15 @@ class TenancyService:
                 await self._team(changes["team_id"])
             before = user_out(user)
             user.update_from_dict(changes)
-            await user.save(using_db=connection)
-            after = user_out(user)
-            await self._audit(
+            return await self._save(
                 actor,
                 "user.update",
-                "admin_user",
-                user.id,
+                user,
+                user_out,
                 team_id=team_id,
                 before=before,
-                after=after,
                 connection=connection,
             )
-        return after
 
     async def delete_user(self, actor: Actor, user_id: str) -> dict[str, Any]:
         perm.require_admin(actor.identity)
