@@ -151,6 +151,31 @@ class TenancyService:
         )
         return after
 
+    async def _delete(
+        self,
+        actor: Actor,
+        action: str,
+        record: Model,
+        before: dict[str, Any],
+        *,
+        team_id: str | None,
+        connection: Any,
+    ) -> dict[str, Any]:
+        """Delete ``record`` and write its audit entry in the same transaction."""
+        await record.delete(using_db=connection)
+        target_id, target_type = str(record.pk), before["object"]
+        await self._audit(
+            actor,
+            action,
+            target_type,
+            target_id,
+            team_id=team_id,
+            before=before,
+            after=None,
+            connection=connection,
+        )
+        return {"id": target_id, "object": target_type, "deleted": True}
+
     # -- teams ----------------------------------------------------------------------------
 
     async def create_team(self, actor: Actor, body: TeamCreate) -> dict[str, Any]:
@@ -212,19 +237,9 @@ class TenancyService:
                 raise Conflict(
                     "This team still has API keys; revoke and delete them, or move them first."
                 )
-            before = team_out(team)
-            await team.delete(using_db=connection)
-            await self._audit(
-                actor,
-                "team.delete",
-                "team",
-                team_id,
-                team_id=team_id,
-                before=before,
-                after=None,
-                connection=connection,
+            return await self._delete(
+                actor, "team.delete", team, team_out(team), team_id=team_id, connection=connection
             )
-        return {"id": team_id, "object": "team", "deleted": True}
 
     async def _team(self, team_id: str) -> Team:
         team = await repo.find_team(team_id)
@@ -382,18 +397,9 @@ class TenancyService:
         async with in_transaction() as connection:
             user = await self._user(user_id)
             before = user_out(user)
-            await user.delete(using_db=connection)
-            await self._audit(
-                actor,
-                "user.delete",
-                "admin_user",
-                user_id,
-                team_id=before["team_id"],
-                before=before,
-                after=None,
-                connection=connection,
+            return await self._delete(
+                actor, "user.delete", user, before, team_id=before["team_id"], connection=connection
             )
-        return {"id": user_id, "object": "admin_user", "deleted": True}
 
     async def _user(self, user_id: str) -> AdminUser:
         user = await repo.find_user(user_id)
