@@ -19,7 +19,6 @@ from gateway_vertex.auth.adc import ApplicationDefaultTokens
 from gateway_vertex.auth.keys import service_account_key
 from gateway_vertex.auth.service_account import ServiceAccountTokens, signed_assertion
 from gateway_vertex.auth.signing import token_source
-from gateway_vertex.auth.token_requests import TokenRequests
 from gateway_vertex.config import ApplicationDefaultCredentials, ServiceAccountCredentials
 from vertex_fakes import (
     ACCESS_TOKEN,
@@ -34,6 +33,7 @@ from vertex_fakes import (
 
 from gateway_core.api import Timeouts, UpstreamClient, UpstreamError
 from gateway_core.testing import Exchange, ReplayUpstream
+from gateway_core.token_requests import TokenRequests
 from gateway_core.tokens import TokenCache
 
 TIMEOUTS = Timeouts(connect=2, read=5, total=5)

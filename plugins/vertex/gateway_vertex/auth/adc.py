@@ -20,6 +20,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from gateway_core.token_requests import TokenRequests
 from gateway_core.tokens import AccessToken
 from gateway_vertex.auth.keys import (
     AUTHORIZED_USER,
@@ -30,7 +31,6 @@ from gateway_vertex.auth.keys import (
 )
 from gateway_vertex.auth.metadata import MetadataServerTokens, metadata_root
 from gateway_vertex.auth.service_account import ServiceAccountTokens
-from gateway_vertex.auth.token_requests import TokenRequests
 from gateway_vertex.auth.user import AuthorizedUserTokens
 from gateway_vertex.config import ApplicationDefaultCredentials
 

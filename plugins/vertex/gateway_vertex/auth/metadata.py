@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from gateway_core.api import UpstreamError
+from gateway_core.token_requests import AUTH_FAILED, TokenRequests
 from gateway_core.tokens import AccessToken
-from gateway_vertex.auth.token_requests import AUTH_FAILED, TokenRequests
 
 DEFAULT_HOST = "metadata.google.internal"
 #: The variable Google's libraries read to move the metadata server (emulators, tests).

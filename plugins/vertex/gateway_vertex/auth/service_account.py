@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 
 import jwt
 
+from gateway_core.token_requests import TokenRequests
 from gateway_core.tokens import AccessToken
 from gateway_vertex.auth.keys import ServiceAccountKey
-from gateway_vertex.auth.token_requests import TokenRequests
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: Google refuses assertions that are valid for longer than an hour.

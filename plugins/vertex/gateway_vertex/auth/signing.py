@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway_core.api import Timeouts, UpstreamClient
+from gateway_core.token_requests import TokenRequests
 from gateway_core.tokens import BearerTokenAuth, TokenCache
 from gateway_vertex.auth.adc import ApplicationDefaultTokens, TokenSource
 from gateway_vertex.auth.keys import ServiceAccountKey, parse_credentials_file, service_account_key
 from gateway_vertex.auth.service_account import KeyUnavailable, ServiceAccountTokens
-from gateway_vertex.auth.token_requests import TokenRequests
 from gateway_vertex.config import ApplicationDefaultCredentials, ServiceAccountCredentials
 
 __all__ = ["google_auth", "token_source"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from gateway_core.token_requests import TokenRequests
 from gateway_core.tokens import AccessToken
 from gateway_vertex.auth.keys import AuthorizedUser
-from gateway_vertex.auth.token_requests import TokenRequests
 
 SERVICE = "Google's token endpoint"
 

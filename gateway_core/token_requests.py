@@ -1,6 +1,6 @@
-"""Asking a Google token service for an access token over the worker's shared client.
+"""Asking a token service (OAuth2, Entra ID, Google) for an access token over the shared client.
 
-Every way of signing in ends the same way: one HTTP request whose JSON answer holds
+Every provider sign-in ends the same way: one HTTP request whose JSON answer holds
 ``access_token`` and ``expires_in``. Going through the shared :class:`UpstreamClient` means no
 second connection pool, the deployment's timeouts, and transport failures that become the same
 gateway errors as the deployment's own.
