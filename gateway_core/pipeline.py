@@ -19,9 +19,9 @@ from gateway_core.api import Identity, ProviderCall, ProviderReply, UsageEvent
 from gateway_core.codec import dumps, loads_object
 from gateway_core.errors import GatewayError, InvalidRequest
 from gateway_core.limits import UNLIMITED, Admission
+from gateway_core.limits.estimate import estimate_prompt_tokens
 from gateway_core.routing import ModelRoute, Served, StreamStart
 from gateway_core.routing.executor import unsupported
-from gateway_core.usage.estimate import estimate_prompt_tokens
 from gateway_core.usage.records import StreamUsageTap, Usage, usage_from_body
 
 if TYPE_CHECKING:
@@ -266,10 +266,11 @@ async def tapped(exchange: Exchange, served: Served[StreamStart]) -> AsyncIterat
     finally:
         exchange.usage = tap.usage
         if tap.usage is None:
+            prompt = estimate_prompt_tokens(exchange.call.operation, exchange.call.body)
             exchange.usage = Usage(
-                prompt_tokens=estimate_prompt_tokens(exchange.call.body),
+                prompt_tokens=prompt,
                 completion_tokens=tap.content_pieces,
-                total_tokens=estimate_prompt_tokens(exchange.call.body) + tap.content_pieces,
+                total_tokens=prompt + tap.content_pieces,
             )
             exchange.usage_estimated = True
 

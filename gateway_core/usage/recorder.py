@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 from gateway_core.api import UsageEvent, UsageSink
@@ -202,7 +201,3 @@ class UsageRecorder:
             }
             for worker in self.workers
         }
-
-
-def spool_directory(root: Path, sink_name: str) -> Path:
-    return root / sink_name
